@@ -1,0 +1,1 @@
+"""Agents that score traces, watch for anomalies, research causes and validate changes."""

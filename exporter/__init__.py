@@ -1,0 +1,1 @@
+"""Prometheus exporter: collectors that publish what the agents computed."""

@@ -1,0 +1,1 @@
+"""metamon control plane: API, database, stack, CLI."""

@@ -1,0 +1,66 @@
+"""Dependencies shared by the routes: settings, a database session, and the caller's API key."""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitoring.db.models import ApiKey
+from monitoring.db.session import session_factory
+from monitoring.security import matches, parse_prefix
+from monitoring.settings import Settings, get_settings
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    """One session per request, committed when the route returns, rolled back when it raises."""
+    with session_factory(settings.database_url)() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+bearer = HTTPBearer(auto_error=False, description="An API key created with `metamon keys create`.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    project_id: uuid.UUID
+    scopes: frozenset[str]
+
+
+def get_principal(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+    )
+    if credentials is None:
+        raise unauthorized
+    prefix = parse_prefix(credentials.credentials)
+    if prefix is None:
+        raise unauthorized
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
+    if key is None or not matches(credentials.credentials, key.secret_hash):
+        raise unauthorized
+    session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=datetime.now(UTC)))
+    return Principal(key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes))
+
+
+def require_scope(scope: str):
+    """A dependency that admits keys holding `scope` (or admin) and yields their principal."""
+
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if scope not in principal.scopes and "admin" not in principal.scopes:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the '{scope}' scope")
+        return principal
+
+    return dependency

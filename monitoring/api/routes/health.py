@@ -1,0 +1,47 @@
+"""`GET /api/v1/health`: the API's own liveness plus each dependency's status and latency."""
+
+import asyncio
+from importlib.metadata import version
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from monitoring.api.deps import SettingsDep
+from monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class DependencyHealth(BaseModel):
+    status: Literal["up", "down"]
+    detail: str
+    latency_ms: float
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "unavailable"]
+    version: str
+    dependencies: dict[str, DependencyHealth]
+
+
+@router.get("", response_model=Health, responses={503: {"model": Health}})
+async def health(settings: SettingsDep, response: Response) -> Health:
+    """`ok` when every dependency is up; `degraded` (200) when search or alerting is down;
+    `unavailable` (503) when the database, the source of truth, is down."""
+    t = settings.health_timeout
+    results = await asyncio.gather(
+        asyncio.to_thread(probe_database, settings.database_url, t),
+        asyncio.to_thread(probe_elasticsearch, settings.elasticsearch_url, t),
+        asyncio.to_thread(probe_http_ready, "prometheus", settings.prometheus_url, "/-/ready", t),
+        asyncio.to_thread(probe_http_ready, "alertmanager", settings.alertmanager_url, "/-/ready", t),
+    )
+    deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
+    if not deps["database"].status == "up":
+        overall = "unavailable"
+        response.status_code = 503
+    elif all(d.status == "up" for d in deps.values()):
+        overall = "ok"
+    else:
+        overall = "degraded"
+    return Health(status=overall, version=version("metamon"), dependencies=deps)

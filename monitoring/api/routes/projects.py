@@ -1,0 +1,22 @@
+"""`GET /api/v1/projects/current`: which project and scopes the caller's API key carries."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from monitoring.api.deps import Principal, SessionDep, get_principal
+from monitoring.db.models import Project
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+class CurrentProject(BaseModel):
+    project: str
+    scopes: list[str]
+
+
+@router.get("/current", response_model=CurrentProject)
+def current_project(session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]) -> CurrentProject:
+    project = session.get(Project, principal.project_id)
+    return CurrentProject(project=project.slug, scopes=sorted(principal.scopes))

@@ -1,0 +1,1 @@
+"""The `metamon` command line: one module per command group."""

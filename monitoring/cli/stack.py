@@ -1,0 +1,55 @@
+"""`metamon stack up | down | status`."""
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from monitoring.settings import get_settings
+from monitoring.stack import StackError, control
+
+app = typer.Typer(help="Run the local stack: PostgreSQL, Elasticsearch, Prometheus, Alertmanager, the API.")
+console = Console()
+err = Console(stderr=True)
+
+Only = Annotated[list[str] | None, typer.Argument(help="Services to act on (default: all).")]
+
+
+@app.command()
+def up(services: Only = None) -> None:
+    """Start the services (installing Elasticsearch and a PostgreSQL cluster on first use) and wait until healthy."""
+    try:
+        control.up(get_settings(), services, say=lambda line: console.print(line, markup=False, highlight=False))
+    except StackError as exc:
+        err.print(f"[bold red]stack up failed:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print("[green]stack is up[/]")
+
+
+@app.command()
+def down(services: Only = None) -> None:
+    """Stop the services (all of them, and supervisord, when none is named)."""
+    try:
+        control.down(get_settings(), services)
+    except StackError as exc:
+        err.print(f"[bold red]stack down failed:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print("stack is down" if not services else f"stopped: {', '.join(services)}")
+
+
+@app.command()
+def status() -> None:
+    """Show each service's process state and health; exit 1 when any is unhealthy."""
+    rows = control.status(get_settings())
+    table = Table("service", "process", "pid", "health", "latency", "detail")
+    for row in rows:
+        health = "[green]up[/]" if row.probe.healthy else "[red]down[/]"
+        table.add_row(
+            row.name, row.state, str(row.pid or "-"), health,
+            f"{row.probe.latency_seconds * 1000:.1f} ms", escape(row.probe.detail[:80]),
+        )
+    console.print(table)
+    if not all(row.probe.healthy for row in rows):
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Database: SQLAlchemy 2 models, engine and sessions. PostgreSQL is the source of truth."""

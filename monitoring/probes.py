@@ -1,0 +1,80 @@
+"""Health probes for each dependency, shared by `GET /api/v1/health` and `metamon stack up/status`."""
+
+import time
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    healthy: bool
+    detail: str
+    latency_seconds: float
+
+    def as_dict(self) -> dict:
+        return {
+            "status": "up" if self.healthy else "down",
+            "detail": self.detail,
+            "latency_ms": round(self.latency_seconds * 1000, 2),
+        }
+
+
+def _timed(name: str, check) -> ProbeResult:
+    """Run `check()` -> detail string; any exception means down, with the exception as the reason."""
+    start = time.perf_counter()
+    try:
+        detail = check()
+        healthy = True
+    except Exception as exc:  # a probe reports failures, it never raises them
+        detail = f"{type(exc).__name__}: {exc}".strip()
+        healthy = False
+    return ProbeResult(name, healthy, detail, time.perf_counter() - start)
+
+
+def probe_database(database_url: str, timeout: float) -> ProbeResult:
+    url = make_url(database_url)
+
+    def check() -> str:
+        with psycopg.connect(
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            connect_timeout=max(1, int(timeout)),
+        ) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        return f"PostgreSQL {version}"
+
+    return _timed("database", check)
+
+
+def probe_elasticsearch(es_url: str, timeout: float, wait_for_status: str | None = None) -> ProbeResult:
+    # cluster.health, not GET /: the stripped test distribution has no root endpoint.
+    def check() -> str:
+        params = {"timeout": f"{int(timeout * 1000)}ms"}
+        if wait_for_status:
+            params["wait_for_status"] = wait_for_status
+        resp = httpx.get(f"{es_url}/_cluster/health", params=params, timeout=timeout + 1)
+        resp.raise_for_status()
+        status = resp.json()["status"]
+        if status == "red":
+            raise RuntimeError("cluster health is red")
+        return f"cluster {status}"
+
+    return _timed("elasticsearch", check)
+
+
+def probe_http_ready(name: str, base_url: str, path: str, timeout: float) -> ProbeResult:
+    """Prometheus and Alertmanager answer 200 on /-/ready once they serve."""
+
+    def check() -> str:
+        resp = httpx.get(f"{base_url}{path}", timeout=timeout)
+        resp.raise_for_status()
+        return "ready"
+
+    return _timed(name, check)

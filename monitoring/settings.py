@@ -1,0 +1,73 @@
+"""The one settings object: every knob is a `METAMON_*` environment variable (or a line in `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from sqlalchemy.engine import make_url
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository root: config folders (prometheus/, elasticsearch/, grafana/) live there.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METAMON_", env_file=".env", extra="ignore")
+
+    # Where the local stack keeps its programs, data and logs.
+    stack_dir: Path = PROJECT_ROOT / ".stack"
+    # The unprivileged user that runs PostgreSQL and Elasticsearch when the stack is started as root.
+    stack_user: str = "metamon"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    exporter_port: int = 9464
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "metamon"
+    postgres_password: str = "metamon"
+    postgres_db: str = "metamon"
+    postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    database_url: str = ""  # derived from the postgres_* fields when empty
+
+    elasticsearch_version: str = "8.19.9"
+    elasticsearch_port: int = 9200
+    elasticsearch_url: str = ""  # derived from elasticsearch_port when empty
+    elasticsearch_heap: str = "512m"
+    # A Maven settings.xml (mirrors, proxies) for fetching Elasticsearch; Maven Central when unset.
+    maven_settings: Path | None = None
+    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+
+    prometheus_port: int = 9090
+    prometheus_url: str = ""
+    alertmanager_port: int = 9093
+    alertmanager_url: str = ""
+
+    # Seconds each dependency check in /api/v1/health may take before it counts as down.
+    health_timeout: float = 2.0
+    # Seconds `stack up` waits for a service to become healthy.
+    stack_start_timeout: float = 180.0
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _derive_urls(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = (
+                f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password}"
+                f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+            )
+        self.elasticsearch_url = self.elasticsearch_url or f"http://127.0.0.1:{self.elasticsearch_port}"
+        self.prometheus_url = self.prometheus_url or f"http://127.0.0.1:{self.prometheus_port}"
+        self.alertmanager_url = self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
+        return self
+
+    @property
+    def maintenance_database_url(self) -> str:
+        """The same server's `postgres` database, for creating and dropping databases."""
+        return make_url(self.database_url).set(database="postgres").render_as_string(hide_password=False)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

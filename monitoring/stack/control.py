@@ -1,0 +1,128 @@
+"""`metamon stack up | down | status`: start the services in order, wait until each is healthy, report."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitoring.probes import ProbeResult
+from monitoring.settings import PROJECT_ROOT, Settings
+from monitoring.stack import StackError
+from monitoring.stack.prepare import (
+    check_binaries,
+    ensure_database,
+    init_postgres,
+    install_elasticsearch,
+    make_dirs,
+    port_taken,
+    stack_user,
+)
+from monitoring.stack.services import Service, stack_services
+from monitoring.stack.supervisor import Supervisor, log_path, render_config
+from monitoring.stack.targets import write_prometheus_targets
+
+LOG_TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # supervisor's state name, or STOPPED when supervisord is not running
+    pid: int | None
+    probe: ProbeResult
+
+
+def _tail(path, lines: int = LOG_TAIL_LINES) -> str:
+    if not path.exists():
+        return "(no log yet)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _failure(settings: Settings, svc: Service, why: str) -> StackError:
+    log = log_path(settings, svc.name)
+    return StackError(f"{svc.name} failed: {why}\n--- last lines of {log} ---\n{_tail(log)}")
+
+
+def _select(settings: Settings, only: list[str] | None) -> list[Service]:
+    services = stack_services(settings)
+    if not only:
+        return services
+    unknown = set(only) - {svc.name for svc in services}
+    if unknown:
+        raise StackError(f"unknown service(s): {', '.join(sorted(unknown))}")
+    return [svc for svc in services if svc.name in only]
+
+
+def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], None] = print) -> None:
+    check_binaries(settings)
+    wanted = _select(settings, only)
+    names = {svc.name for svc in wanted}
+    supervisor = Supervisor(settings)
+    # Check every port first, so a clash is reported before anything is installed or started.
+    states = supervisor.states()
+    for svc in wanted:
+        if states.get(svc.name, {}).get("statename") != "RUNNING" and port_taken(svc.port):
+            raise StackError(
+                f"port {svc.port} for {svc.name} is already taken by another process: "
+                f"stop that process or set {svc.port_setting} to a free port"
+            )
+
+    user = stack_user(settings)
+    make_dirs(settings, user)
+    if "elasticsearch" in names:
+        install_elasticsearch(settings, user, say)
+    if "postgres" in names:
+        init_postgres(settings, user, say)
+    write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
+    supervisor.ensure_running(render_config(settings, stack_services(settings), user))
+
+    # The API starts last: it needs its database.
+    infra = [svc for svc in wanted if svc.name != "api"]
+    for svc in infra:
+        supervisor.start(svc.name)
+    for svc in infra:
+        _wait_healthy(settings, supervisor, svc, say)
+        if svc.name == "postgres":
+            ensure_database(settings)
+    if "api" in names:
+        api = next(svc for svc in wanted if svc.name == "api")
+        supervisor.start(api.name)
+        _wait_healthy(settings, supervisor, api, say)
+
+
+def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:
+    deadline = time.monotonic() + settings.stack_start_timeout
+    while True:
+        state = supervisor.states().get(svc.name, {}).get("statename", "UNKNOWN")
+        if state in ("FATAL", "EXITED", "BACKOFF", "STOPPED"):
+            raise _failure(settings, svc, f"the process is {state}")
+        result = svc.probe()
+        if result.healthy:
+            say(f"{svc.name:<14} healthy on port {svc.port} ({result.detail})")
+            return
+        if time.monotonic() > deadline:
+            raise _failure(settings, svc, f"not healthy after {settings.stack_start_timeout:.0f}s: {result.detail}")
+        time.sleep(0.5)
+
+
+def down(settings: Settings, only: list[str] | None = None) -> None:
+    supervisor = Supervisor(settings)
+    if not supervisor.running():
+        return
+    if only:
+        for svc in _select(settings, only):
+            supervisor.stop(svc.name)
+    else:
+        supervisor.shutdown()
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    states = Supervisor(settings).states()
+    return [
+        ServiceStatus(
+            name=svc.name,
+            state=states.get(svc.name, {}).get("statename", "STOPPED"),
+            pid=states.get(svc.name, {}).get("pid") or None,
+            probe=svc.probe(),
+        )
+        for svc in stack_services(settings)
+    ]

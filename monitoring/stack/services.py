@@ -1,0 +1,101 @@
+"""What each service of the local stack runs, where it listens and how its health is probed."""
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitoring.probes import ProbeResult, probe_database, probe_elasticsearch, probe_http_ready
+from monitoring.settings import PROJECT_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+    port: int
+    port_setting: str
+    probe: Callable[[], ProbeResult]
+    # PostgreSQL and Elasticsearch refuse to run as root: they run as the stack user.
+    unprivileged: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+    stopsignal: str = "TERM"
+
+
+def elasticsearch_home(settings: Settings) -> Path:
+    return settings.stack_dir / f"elasticsearch-{settings.elasticsearch_version}"
+
+
+def stack_services(settings: Settings) -> list[Service]:
+    s, state, timeout = settings, settings.stack_dir, settings.health_timeout
+    venv_bin = Path(sys.executable).parent
+    return [
+        Service(
+            name="postgres",
+            command=[
+                str(s.postgres_bin / "postgres"),
+                "-D", str(state / "postgres"),
+                "-p", str(s.postgres_port),
+                "-k", str(state / "run"),
+                "-c", f"listen_addresses={s.postgres_host}",
+            ],
+            port=s.postgres_port,
+            port_setting="METAMON_POSTGRES_PORT",
+            probe=lambda: probe_database(s.maintenance_database_url, timeout),
+            unprivileged=True,
+            stopsignal="INT",  # PostgreSQL's "fast" shutdown
+        ),
+        Service(
+            name="elasticsearch",
+            command=[
+                str(elasticsearch_home(s) / "bin" / "elasticsearch"),
+                "-Ediscovery.type=single-node",
+                "-Expack.security.enabled=false",
+                "-Enetwork.host=127.0.0.1",
+                f"-Ehttp.port={s.elasticsearch_port}",
+                f"-Epath.data={state / 'elasticsearch-data'}",
+                f"-Epath.logs={state / 'logs' / 'elasticsearch'}",
+            ],
+            port=s.elasticsearch_port,
+            port_setting="METAMON_ELASTICSEARCH_PORT",
+            probe=lambda: probe_elasticsearch(s.elasticsearch_url, timeout, wait_for_status="yellow"),
+            unprivileged=True,
+            environment={
+                "ES_JAVA_HOME": str(s.java_home),
+                "ES_JAVA_OPTS": f"-Xms{s.elasticsearch_heap} -Xmx{s.elasticsearch_heap}",
+            },
+        ),
+        Service(
+            name="prometheus",
+            command=[
+                "/usr/bin/prometheus",
+                f"--config.file={PROJECT_ROOT / 'prometheus' / 'prometheus.yml'}",
+                f"--storage.tsdb.path={state / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{s.prometheus_port}",
+                "--web.enable-lifecycle",
+            ],
+            port=s.prometheus_port,
+            port_setting="METAMON_PROMETHEUS_PORT",
+            probe=lambda: probe_http_ready("prometheus", s.prometheus_url, "/-/ready", timeout),
+        ),
+        Service(
+            name="alertmanager",
+            command=[
+                "/usr/bin/prometheus-alertmanager",
+                f"--config.file={PROJECT_ROOT / 'prometheus' / 'alertmanager.yml'}",
+                f"--storage.path={state / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{s.alertmanager_port}",
+                "--cluster.listen-address=",  # one local instance: no gossip port
+            ],
+            port=s.alertmanager_port,
+            port_setting="METAMON_ALERTMANAGER_PORT",
+            probe=lambda: probe_http_ready("alertmanager", s.alertmanager_url, "/-/ready", timeout),
+        ),
+        Service(
+            name="api",
+            command=[str(venv_bin / "metamon"), "serve"],
+            port=s.api_port,
+            port_setting="METAMON_API_PORT",
+            probe=lambda: probe_http_ready("api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout),
+        ),
+    ]
