@@ -29,7 +29,9 @@ def create_key(session: Session, project_slug: str, scopes: list[str], name: str
     """Returns the stored key and its plaintext, which is never stored and cannot be shown again."""
     project = get_or_create_project(session, project_slug)
     new = generate_key()
-    key = ApiKey(project_id=project.id, name=name, prefix=new.prefix, secret_hash=new.secret_hash, scopes=scopes)
+    key = ApiKey(
+        project_id=project.id, name=name, prefix=new.prefix, secret_hash=new.secret_hash, scopes=scopes
+    )
     session.add(key)
     session.flush()
     return key, new.plaintext

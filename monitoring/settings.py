@@ -4,8 +4,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import model_validator
-from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 # The repository root: config folders (prometheus/, elasticsearch/, grafana/) live there.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

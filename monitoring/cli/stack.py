@@ -19,9 +19,11 @@ Only = Annotated[list[str] | None, typer.Argument(help="Services to act on (defa
 
 @app.command()
 def up(services: Only = None) -> None:
-    """Start the services (installing Elasticsearch and a PostgreSQL cluster on first use) and wait until healthy."""
+    """Start the services (first use installs Elasticsearch and a PostgreSQL cluster); wait until healthy."""
     try:
-        control.up(get_settings(), services, say=lambda line: console.print(line, markup=False, highlight=False))
+        control.up(
+            get_settings(), services, say=lambda line: console.print(line, markup=False, highlight=False)
+        )
     except StackError as exc:
         err.print(f"[bold red]stack up failed:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
@@ -47,8 +49,12 @@ def status() -> None:
     for row in rows:
         health = "[green]up[/]" if row.probe.healthy else "[red]down[/]"
         table.add_row(
-            row.name, row.state, str(row.pid or "-"), health,
-            f"{row.probe.latency_seconds * 1000:.1f} ms", escape(row.probe.detail[:80]),
+            row.name,
+            row.state,
+            str(row.pid or "-"),
+            health,
+            f"{row.probe.latency_seconds * 1000:.1f} ms",
+            escape(row.probe.detail[:80]),
         )
     console.print(table)
     if not all(row.probe.healthy for row in rows):

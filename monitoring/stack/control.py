@@ -100,7 +100,9 @@ def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say)
             say(f"{svc.name:<14} healthy on port {svc.port} ({result.detail})")
             return
         if time.monotonic() > deadline:
-            raise _failure(settings, svc, f"not healthy after {settings.stack_start_timeout:.0f}s: {result.detail}")
+            raise _failure(
+                settings, svc, f"not healthy after {settings.stack_start_timeout:.0f}s: {result.detail}"
+            )
         time.sleep(0.5)
 
 

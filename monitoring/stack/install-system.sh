@@ -9,6 +9,8 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for pkg in postgresql-15 prometheus prometheus-alertmanager openjdk-17-jre-headless maven unzip; do
   have "$pkg" || need+=("$pkg")
 done
+# Debian's own python3 needs python3-venv for `python3 -m venv`.
+python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && { echo "system packages: all present"; exit 0; }
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,4 +1,4 @@
-"""One-time preparation of the stack's state dir: the stack user, Elasticsearch from Maven, a PostgreSQL cluster."""
+"""Preparing the stack's state dir once: the stack user, Elasticsearch from Maven, a PostgreSQL cluster."""
 
 import os
 import pwd
@@ -46,7 +46,9 @@ def check_binaries(settings: Settings) -> None:
     }
     for what, path in wanted.items():
         if not os.access(path, os.X_OK):
-            raise StackError(f"{what} not found at {path} (run `make install` to install the Debian packages)")
+            raise StackError(
+                f"{what} not found at {path} (run `make install` to install the Debian packages)"
+            )
 
 
 def port_taken(port: int) -> bool:
@@ -61,7 +63,14 @@ def port_taken(port: int) -> bool:
 
 def make_dirs(settings: Settings, user: str | None) -> None:
     state = settings.stack_dir
-    for sub in ("run", "logs", "logs/elasticsearch", "elasticsearch-data", "prometheus-data", "alertmanager-data"):
+    for sub in (
+        "run",
+        "logs",
+        "logs/elasticsearch",
+        "elasticsearch-data",
+        "prometheus-data",
+        "alertmanager-data",
+    ):
         (state / sub).mkdir(parents=True, exist_ok=True)
     if user:
         for sub in ("run", "logs/elasticsearch", "elasticsearch-data"):
@@ -94,10 +103,14 @@ def install_elasticsearch(settings: Settings, user: str | None, say) -> None:
     if result.returncode != 0 or not archive.exists():
         errors = [line for line in result.stdout.splitlines() if line.startswith("[ERROR]")]
         reason = errors[0] if errors else result.stderr.strip()[-500:]
-        raise StackError(f"could not fetch {artifact} from Maven Central (is the registry reachable?): {reason}")
+        raise StackError(
+            f"could not fetch {artifact} from Maven Central (is the registry reachable?): {reason}"
+        )
     say(f"unpacking Elasticsearch {settings.elasticsearch_version}")
     # unzip, not zipfile: it keeps the executable bits of bin/ scripts.
-    unpacked = subprocess.run(["unzip", "-q", "-o", str(archive), "-d", str(settings.stack_dir)], capture_output=True, text=True)
+    unpacked = subprocess.run(
+        ["unzip", "-q", "-o", str(archive), "-d", str(settings.stack_dir)], capture_output=True, text=True
+    )
     if unpacked.returncode != 0:
         raise StackError(f"could not unpack {archive}: {unpacked.stderr.strip()}")
     if user:
@@ -116,8 +129,15 @@ def init_postgres(settings: Settings, user: str | None, say) -> None:
         shutil.chown(data, user)
         shutil.chown(pwfile, user)
     cmd = [
-        str(settings.postgres_bin / "initdb"), "-D", str(data), "-U", settings.postgres_user,
-        f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
+        str(settings.postgres_bin / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        settings.postgres_user,
+        f"--pwfile={pwfile}",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "--encoding=UTF8",
         "--locale=C.UTF-8",
     ]
     try:
@@ -133,9 +153,15 @@ def ensure_database(settings: Settings) -> None:
     """Create the application database if missing (CREATE DATABASE cannot run in a transaction)."""
     url = make_url(settings.maintenance_database_url)
     with psycopg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
         autocommit=True,
     ) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
+        ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))

@@ -34,10 +34,14 @@ def stack_services(settings: Settings) -> list[Service]:
             name="postgres",
             command=[
                 str(s.postgres_bin / "postgres"),
-                "-D", str(state / "postgres"),
-                "-p", str(s.postgres_port),
-                "-k", str(state / "run"),
-                "-c", f"listen_addresses={s.postgres_host}",
+                "-D",
+                str(state / "postgres"),
+                "-p",
+                str(s.postgres_port),
+                "-k",
+                str(state / "run"),
+                "-c",
+                f"listen_addresses={s.postgres_host}",
             ],
             port=s.postgres_port,
             port_setting="METAMON_POSTGRES_PORT",
@@ -96,6 +100,8 @@ def stack_services(settings: Settings) -> list[Service]:
             command=[str(venv_bin / "metamon"), "serve"],
             port=s.api_port,
             port_setting="METAMON_API_PORT",
-            probe=lambda: probe_http_ready("api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout),
+            probe=lambda: probe_http_ready(
+                "api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout
+            ),
         ),
     ]

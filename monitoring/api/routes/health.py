@@ -37,7 +37,7 @@ async def health(settings: SettingsDep, response: Response) -> Health:
         asyncio.to_thread(probe_http_ready, "alertmanager", settings.alertmanager_url, "/-/ready", t),
     )
     deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
-    if not deps["database"].status == "up":
+    if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
     elif all(d.status == "up" for d in deps.values()):

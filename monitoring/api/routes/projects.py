@@ -17,6 +17,8 @@ class CurrentProject(BaseModel):
 
 
 @router.get("/current", response_model=CurrentProject)
-def current_project(session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]) -> CurrentProject:
+def current_project(
+    session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
+) -> CurrentProject:
     project = session.get(Project, principal.project_id)
     return CurrentProject(project=project.slug, scopes=sorted(principal.scopes))

@@ -30,7 +30,9 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         # Workers claim pending rows in order with FOR UPDATE SKIP LOCKED: keep that scan on an index.
-        Index("ix_outbox_pending", "topic", "available_at", "id", postgresql_where=text("processed_at IS NULL")),
+        Index(
+            "ix_outbox_pending", "topic", "available_at", "id", postgresql_where=text("processed_at IS NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -1,0 +1,35 @@
+# The two commands on a fresh machine:  make demo  (the main job, live)  and  make test  (the whole suite).
+VENV ?= .venv
+METAMON := $(VENV)/bin/metamon
+
+.PHONY: install system demo test stack-up stack-down stack-status lint
+
+install: system $(VENV)/.installed
+
+system:
+	bash monitoring/stack/install-system.sh
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+stack-up: install
+	$(METAMON) stack up
+
+stack-down:
+	$(METAMON) stack down
+
+stack-status:
+	$(METAMON) stack status
+
+demo: stack-up
+	$(METAMON) demo
+	$(METAMON) stack status
+
+test: stack-up
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .

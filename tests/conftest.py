@@ -1,0 +1,122 @@
+"""Fixtures on the real stack that `metamon stack up` started (PostgreSQL, Elasticsearch, Prometheus...).
+
+Each test session gets its own freshly migrated database, so tests never touch the demo's data.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from monitoring.api.main import create_app
+from monitoring.db import migrate
+from monitoring.settings import Settings, get_settings
+from monitoring.stack.services import stack_services
+
+METAMON = str(Path(sys.executable).parent / "metamon")
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    settings = get_settings()
+    down = [
+        f"{svc.name}: {result.detail}"
+        for svc in stack_services(settings)
+        if svc.name != "api" and not (result := svc.probe()).healthy
+    ]
+    if down:
+        pytest.exit(f"the stack is not up (run `metamon stack up`): {'; '.join(down)}", returncode=3)
+    return settings
+
+
+def _admin(settings: Settings) -> psycopg.Connection:
+    url = make_url(settings.maintenance_database_url)
+    return psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+        autocommit=True,
+    )
+
+
+def create_database(settings: Settings, name: str) -> str:
+    with _admin(settings) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    with _admin(settings) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def empty_database(base_settings: Settings) -> Iterator[str]:
+    """A brand-new database with nothing in it; dropped afterwards."""
+    name = f"metamon_test_empty_{uuid.uuid4().hex[:8]}"
+    yield create_database(base_settings, name)
+    drop_database(base_settings, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(base_settings: Settings) -> Iterator[str]:
+    """This test session's database, migrated to head."""
+    name = f"metamon_test_{os.getpid()}"
+    url = create_database(base_settings, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(base_settings, name)
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings, database_url: str) -> Settings:
+    return base_settings.model_copy(update={"database_url": database_url})
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, even what it committed."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+    engine.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def run_metamon(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the real `metamon` command line, as a user would."""
+    return subprocess.run(
+        [METAMON, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1", **(env or {})},
+    )

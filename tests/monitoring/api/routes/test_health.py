@@ -1,0 +1,78 @@
+"""`GET /api/v1/health` against the real dependencies."""
+
+import socket
+
+import pytest
+
+from monitoring.settings import get_settings
+from tests.conftest import run_metamon
+
+DEPENDENCIES = {"database", "elasticsearch", "prometheus", "alertmanager"}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # free once the socket closes: nothing listens there
+
+
+def test_health_reports_every_dependency_up_with_latency(client):
+    resp = client.get("/api/v1/health")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok"
+    assert set(body["dependencies"]) == DEPENDENCIES
+    for name, dep in body["dependencies"].items():
+        assert dep["status"] == "up", (name, dep)
+        assert dep["latency_ms"] > 0
+    assert body["dependencies"]["database"]["detail"].startswith("PostgreSQL 15")
+    assert body["dependencies"]["elasticsearch"]["detail"] in ("cluster green", "cluster yellow")
+
+
+@pytest.mark.parametrize(
+    "dependency,setting", [("prometheus", "prometheus_url"), ("alertmanager", "alertmanager_url")]
+)
+def test_health_is_degraded_when_a_monitoring_dependency_is_unreachable(
+    client, settings, dependency, setting
+):
+    app_settings = settings.model_copy(update={setting: f"http://127.0.0.1:{_closed_port()}"})
+    client.app.dependency_overrides[get_settings] = lambda: app_settings
+    resp = client.get("/api/v1/health")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "degraded"
+    assert body["dependencies"][dependency]["status"] == "down"
+    assert "ConnectError" in body["dependencies"][dependency]["detail"]
+    assert body["dependencies"]["database"]["status"] == "up"
+
+
+def test_health_is_unavailable_503_when_the_database_is_unreachable(client, settings):
+    bad = settings.model_copy(
+        update={"database_url": f"postgresql+psycopg://metamon:metamon@127.0.0.1:{_closed_port()}/metamon"}
+    )
+    client.app.dependency_overrides[get_settings] = lambda: bad
+    resp = client.get("/api/v1/health")
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "unavailable"
+    assert resp.json()["dependencies"]["database"]["status"] == "down"
+
+
+@pytest.mark.disruptive
+def test_health_after_elasticsearch_is_stopped_is_degraded_and_the_api_keeps_answering(client):
+    stopped = run_metamon("stack", "down", "elasticsearch")
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        resp = client.get("/api/v1/health")
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["status"] == "degraded"
+        es = body["dependencies"]["elasticsearch"]
+        assert es["status"] == "down"
+        assert "ConnectError" in es["detail"] or "refused" in es["detail"]
+        assert all(body["dependencies"][d]["status"] == "up" for d in DEPENDENCIES - {"elasticsearch"})
+        # Other routes still answer while search is down.
+        assert client.get("/api/v1/openapi.json").status_code == 200
+    finally:
+        started = run_metamon("stack", "up", "elasticsearch")
+        assert started.returncode == 0, started.stdout + started.stderr
+    assert client.get("/api/v1/health").json()["status"] == "ok"
