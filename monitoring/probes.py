@@ -7,7 +7,6 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-
 # One client for every probe: building a client per call costs ~30 ms of TLS setup even for plain HTTP.
 _http = httpx.Client(trust_env=False)
 

@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     alertmanager_port: int = 9093
     alertmanager_url: str = ""
 
+    # Ingest limits: a bigger batch or body is refused with 413, never truncated.
+    ingest_max_batch: int = 1000
+    ingest_max_body_bytes: int = 10 * 1024 * 1024
+
+    # Search: traces live in monthly indices behind one alias; shards and replicas are cluster config.
+    traces_index_alias: str = "metamon-traces"
+    index_shards: int = 1
+    index_replicas: int = 0
+    search_max_page_size: int = 100
+    # The indexer drains the outbox in batches; failures back off exponentially up to the cap.
+    # Outbox rows one indexer pass claims; an ingest batch is one row, a label change is one row.
+    indexer_claim_rows: int = 20
+    indexer_poll_seconds: float = 0.5
+    indexer_max_backoff_seconds: float = 60.0
+
+    # Review queue: an evaluator score this close to 0.5 counts as borderline.
+    review_borderline_margin: float = 0.15
+
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.

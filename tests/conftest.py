@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy import create_engine
@@ -20,6 +21,11 @@ from sqlalchemy.orm import Session
 
 from monitoring.api.main import create_app
 from monitoring.db import migrate
+from monitoring.db.session import session_factory, session_scope
+from monitoring.keys import create_key
+from monitoring.search import indexer
+from monitoring.search.client import get_es
+from monitoring.search.indices import delete_trace_indices, ensure_indices
 from monitoring.settings import Settings, get_settings
 from monitoring.stack.services import stack_services
 
@@ -82,8 +88,46 @@ def database_url(base_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(base_settings: Settings, database_url: str) -> Settings:
-    return base_settings.model_copy(update={"database_url": database_url})
+def settings(base_settings: Settings, database_url: str) -> Iterator[Settings]:
+    """The stack's settings pointed at this session's database and its own traces alias."""
+    test_settings = base_settings.model_copy(
+        update={"database_url": database_url, "traces_index_alias": f"metamon-test{os.getpid()}-traces"}
+    )
+    yield test_settings
+    es = get_es(test_settings.elasticsearch_url)
+    delete_trace_indices(es, test_settings)
+    es.options(ignore_status=404).indices.delete_index_template(name=test_settings.traces_index_alias)
+
+
+@pytest.fixture(scope="session")
+def es(settings: Settings) -> Elasticsearch:
+    client = get_es(settings.elasticsearch_url)
+    ensure_indices(client, settings)
+    return client
+
+
+@pytest.fixture
+def make_key(database_url: str):
+    """make_key(project, scopes) -> Authorization headers for a new key of that project."""
+
+    def make(project: str = "acme", scopes: tuple[str, ...] = ("ingest", "read", "review")) -> dict[str, str]:
+        with session_scope(database_url) as session:
+            _, plaintext = create_key(session, project, list(scopes))
+        return {"Authorization": f"Bearer {plaintext}"}
+
+    return make
+
+
+@pytest.fixture
+def drain(settings: Settings, es: Elasticsearch):
+    """drain() indexes every pending outbox row now and refreshes, as the indexer would in a moment."""
+
+    def run() -> int:
+        indexed = indexer.drain(settings, es, session_factory(settings.database_url))
+        es.indices.refresh(index=settings.traces_index_alias)
+        return indexed
+
+    return run
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
 
-from monitoring.api.routes import health, projects
+from monitoring.api.routes import health, otlp, projects, traces
 
 API_PREFIX = "/api/v1"
 
@@ -25,8 +25,9 @@ def create_app() -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
     )
-    for module in (health, projects):
+    for module in (health, projects, traces):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".
     app.mount("/metrics", make_asgi_app())
     return app

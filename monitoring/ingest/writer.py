@@ -1,0 +1,165 @@
+"""The one write path for traces: upsert by (project, client id), replace spans, queue indexing.
+
+Everything happens in the caller's transaction, so a batch is stored whole or not at all, together
+with the outbox row that will index it.
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from monitoring.db.models import Span, Trace
+from monitoring.ingest.otlp import OtelSpan, trace_fields
+from monitoring.ingest.schemas import TraceIn
+from monitoring.outbox import enqueue_trace_index
+
+# Columns a re-sent trace overwrites (everything but identity and creation time).
+UPDATABLE = [
+    c.name for c in Trace.__table__.columns if c.name not in ("id", "project_id", "external_id", "created_at")
+]
+
+
+def trace_row(project_id: uuid.UUID, item: TraceIn) -> dict:
+    return {
+        "id": uuid.uuid4(),
+        "project_id": project_id,
+        "external_id": item.id or str(uuid.uuid4()),
+        "timestamp": item.timestamp,
+        "app": item.app,
+        "model": item.model,
+        "prompt_version": item.prompt_version,
+        "domain": item.domain,
+        "session_id": item.session_id,
+        "user_id": item.user_id,
+        "input": item.input,
+        "output": item.output,
+        "retrieved_context": [d.model_dump() for d in item.retrieved_context],
+        "reference": item.reference.model_dump() if item.reference else None,
+        "output_schema": item.output_schema,
+        "latency_seconds": item.latency_seconds,
+        "input_tokens": item.input_tokens,
+        "output_tokens": item.output_tokens,
+        "cost_usd": item.cost_usd,
+        "status": item.status,
+        "error_type": item.error_type,
+        "error_message": item.error_message,
+        "guardrails": [g.model_dump() for g in item.guardrails],
+        "tags": item.tags,
+        "metadata": item.metadata,
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def upsert_traces(session: Session, project_id: uuid.UUID, rows: list[dict]) -> dict[str, uuid.UUID]:
+    """Insert or update trace rows; returns {external_id: trace id}. Within one call the last row
+    for an external id wins, like sending them one after another."""
+    unique = list({row["external_id"]: row for row in rows}.values())
+    stmt = pg_insert(Trace).values(unique)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Trace.project_id, Trace.external_id],
+        set_={name: stmt.excluded[name] for name in UPDATABLE} | {"updated_at": func.now()},
+    ).returning(Trace.external_id, Trace.id)
+    return dict(session.execute(stmt).all())
+
+
+def replace_spans(session: Session, spans_by_trace: dict[uuid.UUID, list[dict]]) -> None:
+    if not spans_by_trace:
+        return
+    session.execute(delete(Span).where(Span.trace_id.in_(list(spans_by_trace))))
+    rows = [{**span, "trace_id": trace_id} for trace_id, spans in spans_by_trace.items() for span in spans]
+    if rows:
+        session.execute(insert(Span), rows)
+
+
+def ingest_batch(
+    session: Session, project_id: uuid.UUID, items: list[TraceIn]
+) -> list[tuple[str, uuid.UUID]]:
+    """Store a batch; returns (client id, trace id) for each item, in order."""
+    rows = [trace_row(project_id, item) for item in items]
+    ids = upsert_traces(session, project_id, rows)
+    spans = {
+        ids[row["external_id"]]: [span.model_dump() for span in item.spans]
+        for row, item in zip(rows, items, strict=True)
+        if item.spans
+    }
+    replace_spans(session, spans)
+    enqueue_trace_index(session, project_id, ids.values())
+    return [(row["external_id"], ids[row["external_id"]]) for row in rows]
+
+
+def ingest_spans(session: Session, project_id: uuid.UUID, spans: list[OtelSpan]) -> dict[str, uuid.UUID]:
+    """Store OTLP spans; create their traces when first seen and re-derive every touched trace's
+    fields from all its stored spans. Returns {OTel trace id: trace id}."""
+    by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
+    for span in spans:
+        by_trace[span.trace_id].append(span)
+    now = datetime.now(UTC)
+    session.execute(
+        pg_insert(Trace)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "project_id": project_id,
+                    "external_id": otel_id,
+                    "timestamp": min(s.start_time for s in group),
+                    "app": "default",
+                    "input": "",
+                    "output": "",
+                    "retrieved_context": [],
+                    "guardrails": [],
+                    "tags": [],
+                    "metadata": {},
+                    "status": "ok",
+                    "updated_at": now,
+                }
+                for otel_id, group in by_trace.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[Trace.project_id, Trace.external_id])
+    )
+    ids = dict(
+        session.execute(
+            select(Trace.external_id, Trace.id).where(
+                Trace.project_id == project_id, Trace.external_id.in_(list(by_trace))
+            )
+        ).all()
+    )
+    span_rows = list(
+        {
+            (s.trace_id, s.span_id): {
+                "trace_id": ids[s.trace_id],
+                "span_id": s.span_id,
+                "parent_span_id": s.parent_span_id,
+                "name": s.name[:500],
+                "kind": s.kind,
+                "start_time": s.start_time,
+                "end_time": s.end_time,
+                "status": s.status,
+                "input": s.input,
+                "output": s.output,
+                "attributes": s.attributes,
+            }
+            for s in spans
+        }.values()
+    )
+    stmt = pg_insert(Span).values(span_rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Span.trace_id, Span.span_id],
+            set_={c: stmt.excluded[c] for c in span_rows[0] if c not in ("trace_id", "span_id")},
+        )
+    )
+    stored: dict[uuid.UUID, list[Span]] = defaultdict(list)
+    for span in session.scalars(select(Span).where(Span.trace_id.in_(list(ids.values())))):
+        stored[span.trace_id].append(span)
+    session.execute(
+        update(Trace),
+        [{"id": trace_id, **trace_fields(group), "updated_at": now} for trace_id, group in stored.items()],
+    )
+    enqueue_trace_index(session, project_id, ids.values())
+    return ids

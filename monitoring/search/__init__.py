@@ -1,0 +1,1 @@
+"""Elasticsearch: the traces index, the outbox-fed indexer, and the search queries."""

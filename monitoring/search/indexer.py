@@ -1,0 +1,121 @@
+"""Drains `trace.index` outbox rows into Elasticsearch with bulk requests.
+
+Workers claim rows with FOR UPDATE SKIP LOCKED, so any number of them can run side by side. The
+document id is the trace id, so indexing twice overwrites: a trace is in the index exactly once.
+When Elasticsearch fails, the rows stay pending and come back after an exponential back-off.
+"""
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from elasticsearch import Elasticsearch, helpers
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitoring.db.models import Outbox, ReviewLabel, Span, Trace, TraceEvaluation
+from monitoring.outbox import TRACE_INDEX
+from monitoring.search.documents import trace_document
+from monitoring.search.indices import ensure_indices, index_name
+from monitoring.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    rows: int
+    documents: int
+    failed: bool
+
+
+def _group_by_trace(rows) -> dict[uuid.UUID, list]:
+    grouped: dict[uuid.UUID, list] = defaultdict(list)
+    for row in rows:
+        grouped[row.trace_id].append(row)
+    return grouped
+
+
+def _load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
+    traces = session.scalars(select(Trace).where(Trace.id.in_(trace_ids))).all()
+    spans = _group_by_trace(
+        session.scalars(select(Span).where(Span.trace_id.in_(trace_ids)).order_by(Span.start_time))
+    )
+    evals = _group_by_trace(
+        session.scalars(select(TraceEvaluation).where(TraceEvaluation.trace_id.in_(trace_ids)))
+    )
+    labels = _group_by_trace(session.scalars(select(ReviewLabel).where(ReviewLabel.trace_id.in_(trace_ids))))
+    return [
+        {
+            "_op_type": "index",
+            "_index": index_name(settings, t.created_at),
+            "_id": str(t.id),
+            "_source": trace_document(t, spans[t.id], evals[t.id], labels[t.id]),
+        }
+        for t in traces  # a trace deleted since it was queued is simply gone
+    ]
+
+
+def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
+    """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
+    with sessions() as session, session.begin():
+        rows = session.scalars(
+            select(Outbox)
+            .where(
+                Outbox.topic == TRACE_INDEX,
+                Outbox.processed_at.is_(None),
+                Outbox.available_at <= datetime.now(UTC),
+            )
+            .order_by(Outbox.id)
+            .limit(settings.indexer_claim_rows)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return DrainResult(0, 0, failed=False)
+        trace_ids = list({uuid.UUID(t) for row in rows for t in row.payload.get("trace_ids", [])})
+        try:
+            actions = _load_documents(session, settings, trace_ids)
+            _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
+            if errors:
+                raise RuntimeError(f"{len(errors)} documents failed, first: {errors[0]}")
+        except Exception as exc:  # Elasticsearch down or refusing: keep the rows, retry later
+            for row in rows:
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                delay = min(settings.indexer_max_backoff_seconds, 0.5 * 2 ** (row.attempts - 1))
+                row.available_at = datetime.now(UTC) + timedelta(seconds=delay)
+            log.warning(
+                "indexing failed; %d outbox rows back off", len(rows), extra={"error": str(exc)[:500]}
+            )
+            return DrainResult(len(rows), 0, failed=True)
+        session.execute(
+            update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(processed_at=datetime.now(UTC))
+        )
+        return DrainResult(len(rows), len(actions), failed=False)
+
+
+def drain(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> int:
+    """Index everything pending now (stops at the first failure); returns the documents indexed."""
+    total = 0
+    while (result := drain_once(settings, es, sessions)).rows and not result.failed:
+        total += result.documents
+    return total
+
+
+def run_forever(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> None:
+    """The `metamon indexer` loop."""
+    templates_ready = False
+    while True:
+        try:
+            if not templates_ready:
+                ensure_indices(es, settings)
+                templates_ready = True
+            result = drain_once(settings, es, sessions)
+        except Exception:  # the database or Elasticsearch is away: wait and try again
+            log.exception("indexer pass failed")
+            result = DrainResult(0, 0, failed=True)
+        if not result.rows or result.failed:
+            time.sleep(settings.indexer_poll_seconds)

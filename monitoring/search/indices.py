@@ -1,0 +1,53 @@
+"""The traces index template (from `elasticsearch/`), monthly indices behind one alias, and retention."""
+
+import json
+from datetime import UTC, datetime
+
+from elasticsearch import Elasticsearch
+
+from monitoring.settings import PROJECT_ROOT, Settings
+
+TEMPLATE_FILE = PROJECT_ROOT / "elasticsearch" / "traces-template.json"
+
+
+def index_name(settings: Settings, when: datetime) -> str:
+    """Traces are placed by the month they were first ingested, which never changes, so a trace
+    re-sent later overwrites its own document instead of leaving a copy in another index."""
+    return f"{settings.traces_index_alias}-{when.astimezone(UTC):%Y.%m}"
+
+
+def template_body(settings: Settings) -> dict:
+    body = json.loads(TEMPLATE_FILE.read_text())
+    alias = settings.traces_index_alias
+    body["index_patterns"] = [f"{alias}-*"]
+    body["template"]["aliases"] = {alias: {}}
+    body["template"]["settings"]["number_of_shards"] = settings.index_shards
+    body["template"]["settings"]["number_of_replicas"] = settings.index_replicas
+    return body
+
+
+def ensure_indices(es: Elasticsearch, settings: Settings) -> None:
+    """Install the template and this month's index, so the alias always exists for searches."""
+    es.indices.put_index_template(name=settings.traces_index_alias, **template_body(settings))
+    current = index_name(settings, datetime.now(UTC))
+    if not es.indices.exists(index=current):
+        es.options(ignore_status=400).indices.create(index=current)  # 400: created meanwhile
+
+
+def trace_indices(es: Elasticsearch, settings: Settings) -> list[str]:
+    found = es.indices.get(index=f"{settings.traces_index_alias}-*", allow_no_indices=True)
+    return sorted(found.keys())
+
+
+def delete_trace_indices(
+    es: Elasticsearch, settings: Settings, older_than: datetime | None = None
+) -> list[str]:
+    """Delete monthly indices (all of them, or those whose month ended before `older_than`)."""
+    doomed = [
+        name
+        for name in trace_indices(es, settings)
+        if older_than is None or name < index_name(settings, older_than)
+    ]
+    for name in doomed:
+        es.indices.delete(index=name)
+    return doomed
