@@ -124,7 +124,8 @@ def drain(settings: Settings, es: Elasticsearch):
 
     def run() -> int:
         indexed = indexer.drain(settings, es, session_factory(settings.database_url))
-        es.indices.refresh(index=settings.traces_index_alias)
+        if indexed:
+            es.indices.refresh(index=settings.traces_index_alias)
         return indexed
 
     return run

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from monitoring.api.deps import SettingsDep
+from monitoring.db.session import session_factory
+from monitoring.outbox import backlog
 from monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -19,10 +21,17 @@ class DependencyHealth(BaseModel):
     latency_ms: float
 
 
+class IndexBacklog(BaseModel):
+    traces: int
+    oldest_age_seconds: float
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
     version: str
     dependencies: dict[str, DependencyHealth]
+    # Traces stored but not yet in Elasticsearch; null when the database is down.
+    index_backlog: IndexBacklog | None
 
 
 @router.get("", response_model=Health, responses={503: {"model": Health}})
@@ -37,11 +46,17 @@ async def health(settings: SettingsDep, response: Response) -> Health:
         asyncio.to_thread(probe_http_ready, "alertmanager", settings.alertmanager_url, "/-/ready", t),
     )
     deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
+    pending = None
     if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
-    elif all(d.status == "up" for d in deps.values()):
-        overall = "ok"
     else:
-        overall = "degraded"
-    return Health(status=overall, version=version("metamon"), dependencies=deps)
+        pending = await asyncio.to_thread(_backlog, settings.database_url)
+        overall = "ok" if all(d.status == "up" for d in deps.values()) else "degraded"
+    return Health(status=overall, version=version("metamon"), dependencies=deps, index_backlog=pending)
+
+
+def _backlog(database_url: str) -> IndexBacklog:
+    with session_factory(database_url)() as session:
+        found = backlog(session)
+    return IndexBacklog(traces=found.traces, oldest_age_seconds=round(found.oldest_age_seconds, 3))
