@@ -6,6 +6,7 @@ COPY agents agents
 COPY exporter exporter
 COPY monitoring monitoring
 COPY prometheus prometheus
+COPY elasticsearch elasticsearch
 RUN pip install --no-cache-dir .
 ENV METAMON_API_HOST=0.0.0.0
 EXPOSE 8000

@@ -27,7 +27,7 @@ from monitoring.search import indexer
 from monitoring.search.client import get_es
 from monitoring.search.indices import delete_trace_indices, ensure_indices
 from monitoring.settings import Settings, get_settings
-from monitoring.stack.services import stack_services
+from monitoring.stack.services import APP_SERVICES, stack_services
 
 METAMON = str(Path(sys.executable).parent / "metamon")
 
@@ -38,7 +38,7 @@ def base_settings() -> Settings:
     down = [
         f"{svc.name}: {result.detail}"
         for svc in stack_services(settings)
-        if svc.name != "api" and not (result := svc.probe()).healthy
+        if svc.name not in APP_SERVICES and not (result := svc.probe()).healthy
     ]
     if down:
         pytest.exit(f"the stack is not up (run `metamon stack up`): {'; '.join(down)}", returncode=3)

@@ -35,6 +35,40 @@ def serve(
 
 
 @app.command()
+def exporter() -> None:
+    """Serve the Prometheus exporter's /metrics (METAMON_EXPORTER_PORT)."""
+    from exporter.app import serve as serve_exporter
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    serve_exporter(settings)
+
+
+@app.command()
+def indexer() -> None:
+    """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
+    from monitoring.db.session import session_factory
+    from monitoring.search.client import get_es
+    from monitoring.search.indexer import run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_forever(settings, get_es(settings.elasticsearch_url), session_factory(settings.database_url))
+
+
+@app.command()
+def reindex(
+    keep: Annotated[
+        bool, typer.Option(help="Overwrite documents in place instead of rebuilding the indices.")
+    ] = False,
+) -> None:
+    """Rebuild the traces index from PostgreSQL, the source of truth."""
+    from monitoring.search.reindex import reindex as run_reindex
+
+    run_reindex(get_settings(), recreate=not keep)
+
+
+@app.command()
 def demo() -> None:
     """The main job on a running stack: migrate, check health, create a key."""
     from monitoring.cli.demo import run

@@ -39,7 +39,7 @@ def _group_by_trace(rows) -> dict[uuid.UUID, list]:
     return grouped
 
 
-def _load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
+def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
     traces = session.scalars(select(Trace).where(Trace.id.in_(trace_ids))).all()
     spans = _group_by_trace(
         session.scalars(select(Span).where(Span.trace_id.in_(trace_ids)).order_by(Span.start_time))
@@ -77,7 +77,7 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
             return DrainResult(0, 0, failed=False)
         trace_ids = list({uuid.UUID(t) for row in rows for t in row.payload.get("trace_ids", [])})
         try:
-            actions = _load_documents(session, settings, trace_ids)
+            actions = load_documents(session, settings, trace_ids)
             _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
             if errors:
                 raise RuntimeError(f"{len(errors)} documents failed, first: {errors[0]}")

@@ -16,7 +16,7 @@ from monitoring.stack.prepare import (
     port_taken,
     stack_user,
 )
-from monitoring.stack.services import Service, stack_services
+from monitoring.stack.services import APP_SERVICES, Service, stack_services
 from monitoring.stack.supervisor import Supervisor, log_path, render_config
 from monitoring.stack.targets import write_prometheus_targets
 
@@ -60,7 +60,7 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
     # Check every port first, so a clash is reported before anything is installed or started.
     states = supervisor.states()
     for svc in wanted:
-        if states.get(svc.name, {}).get("statename") != "RUNNING" and port_taken(svc.port):
+        if svc.port and states.get(svc.name, {}).get("statename") != "RUNNING" and port_taken(svc.port):
             raise StackError(
                 f"port {svc.port} for {svc.name} is already taken by another process: "
                 f"stop that process or set {svc.port_setting} to a free port"
@@ -75,18 +75,16 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
     write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
     supervisor.ensure_running(render_config(settings, stack_services(settings), user))
 
-    # The API starts last: it needs its database.
-    infra = [svc for svc in wanted if svc.name != "api"]
-    for svc in infra:
-        supervisor.start(svc.name)
-    for svc in infra:
-        _wait_healthy(settings, supervisor, svc, say)
-        if svc.name == "postgres":
-            ensure_database(settings)
-    if "api" in names:
-        api = next(svc for svc in wanted if svc.name == "api")
-        supervisor.start(api.name)
-        _wait_healthy(settings, supervisor, api, say)
+    for group in (
+        [s for s in wanted if s.name not in APP_SERVICES],
+        [s for s in wanted if s.name in APP_SERVICES],
+    ):
+        for svc in group:
+            supervisor.start(svc.name)
+        for svc in group:
+            _wait_healthy(settings, supervisor, svc, say)
+            if svc.name == "postgres":
+                ensure_database(settings)
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:
@@ -95,15 +93,22 @@ def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say)
         state = supervisor.states().get(svc.name, {}).get("statename", "UNKNOWN")
         if state in ("FATAL", "EXITED", "BACKOFF", "STOPPED"):
             raise _failure(settings, svc, f"the process is {state}")
-        result = svc.probe()
+        result = probe(svc, state)
         if result.healthy:
-            say(f"{svc.name:<14} healthy on port {svc.port} ({result.detail})")
+            where = f"on port {svc.port}" if svc.port else "(worker)"
+            say(f"{svc.name:<14} healthy {where} ({result.detail})")
             return
         if time.monotonic() > deadline:
             raise _failure(
                 settings, svc, f"not healthy after {settings.stack_start_timeout:.0f}s: {result.detail}"
             )
         time.sleep(0.5)
+
+
+def probe(svc: Service, state: str) -> ProbeResult:
+    if svc.probe is not None:
+        return svc.probe()
+    return ProbeResult(svc.name, state == "RUNNING", f"process {state.lower()}", 0.0)
 
 
 def down(settings: Settings, only: list[str] | None = None) -> None:
@@ -124,7 +129,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
             name=svc.name,
             state=states.get(svc.name, {}).get("statename", "STOPPED"),
             pid=states.get(svc.name, {}).get("pid") or None,
-            probe=svc.probe(),
+            probe=probe(svc, states.get(svc.name, {}).get("statename", "STOPPED")),
         )
         for svc in stack_services(settings)
     ]

@@ -13,9 +13,10 @@ from monitoring.settings import PROJECT_ROOT, Settings
 class Service:
     name: str
     command: list[str]
-    port: int
-    port_setting: str
-    probe: Callable[[], ProbeResult]
+    port: int | None
+    port_setting: str | None
+    # None for workers without a port: supervisor's RUNNING state is their health.
+    probe: Callable[[], ProbeResult] | None
     # PostgreSQL and Elasticsearch refuse to run as root: they run as the stack user.
     unprivileged: bool = False
     environment: dict[str, str] = field(default_factory=dict)
@@ -104,4 +105,24 @@ def stack_services(settings: Settings) -> list[Service]:
                 "api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout
             ),
         ),
+        Service(
+            name="exporter",
+            command=[str(venv_bin / "metamon"), "exporter"],
+            port=s.exporter_port,
+            port_setting="METAMON_EXPORTER_PORT",
+            probe=lambda: probe_http_ready(
+                "exporter", f"http://{s.api_host}:{s.exporter_port}", "/metrics", timeout
+            ),
+        ),
+        Service(
+            name="indexer",
+            command=[str(venv_bin / "metamon"), "indexer"],
+            port=None,
+            port_setting=None,
+            probe=None,
+        ),
     ]
+
+
+# Started after the infrastructure is healthy: they need the database and the index.
+APP_SERVICES = ("api", "exporter", "indexer")

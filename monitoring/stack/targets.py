@@ -12,6 +12,7 @@ def write_prometheus_targets(settings: Settings, directory: Path) -> None:
         "prometheus": settings.prometheus_port,
         "alertmanager": settings.alertmanager_port,
         "metamon-api": settings.api_port,
+        "metamon-exporter": settings.exporter_port,
     }
     for job, port in targets.items():
         content = json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {}}], indent=2) + "\n"

@@ -24,9 +24,7 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
     except zlib.error as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid gzip: {exc}") from None
     if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"decompressed body exceeds {max_bytes} bytes"
-        )
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"decompressed body exceeds {max_bytes} bytes")
     return out
 
 

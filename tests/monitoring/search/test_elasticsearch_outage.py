@@ -12,19 +12,29 @@ from tests.conftest import run_metamon
 
 
 def batch(start: int, n: int) -> dict:
-    return {"traces": [{"id": f"o-{i}", "input": f"question {i}", "output": f"answer {i}"}
-                       for i in range(start, start + n)]}
+    return {
+        "traces": [
+            {"id": f"o-{i}", "input": f"question {i}", "output": f"answer {i}"}
+            for i in range(start, start + n)
+        ]
+    }
 
 
 def es_ids(es, settings, project_id) -> list[str]:
     es.indices.refresh(index=settings.traces_index_alias)
-    resp = es.search(index=settings.traces_index_alias, size=10_000, _source=["trace_id"],
-                     query={"term": {"project_id": str(project_id)}})
+    resp = es.search(
+        index=settings.traces_index_alias,
+        size=10_000,
+        _source=["trace_id"],
+        query={"term": {"project_id": str(project_id)}},
+    )
     return [hit["_id"] for hit in resp["hits"]["hits"]]
 
 
 @pytest.mark.disruptive
-def test_an_outage_loses_nothing_and_indexes_each_trace_once(client, make_key, es, settings, drain, database_url):
+def test_an_outage_loses_nothing_and_indexes_each_trace_once(
+    client, make_key, es, settings, drain, database_url
+):
     headers = make_key("outage")
     assert client.post("/api/v1/traces", json=batch(0, 50), headers=headers).status_code == 200
     drain()

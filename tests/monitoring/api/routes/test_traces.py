@@ -41,8 +41,23 @@ def count(database_url, model, project_slug=None) -> int:
 def test_a_batch_is_stored_with_its_spans_and_queued_for_indexing(client, make_key, database_url):
     headers = make_key("ingest-1")
     outbox_before = count(database_url, Outbox)
-    body = {"traces": [trace(1, spans=[{"span_id": "s1", "name": "retrieve", "kind": "retrieval",
-                                        "start_time": "2026-11-20T10:00:00Z"}]), trace(2), trace(3)]}
+    body = {
+        "traces": [
+            trace(
+                1,
+                spans=[
+                    {
+                        "span_id": "s1",
+                        "name": "retrieve",
+                        "kind": "retrieval",
+                        "start_time": "2026-11-20T10:00:00Z",
+                    }
+                ],
+            ),
+            trace(2),
+            trace(3),
+        ]
+    }
     resp = client.post("/api/v1/traces", json=body, headers=headers)
     assert resp.status_code == 200, resp.text
     result = resp.json()
@@ -51,8 +66,9 @@ def test_a_batch_is_stored_with_its_spans_and_queued_for_indexing(client, make_k
     assert count(database_url, Trace, "ingest-1") == 3
     assert count(database_url, Outbox) == outbox_before + 1
     with session_scope(database_url) as session:
-        stored = session.scalar(select(Trace).where(Trace.external_id == "t-1").join(Project)
-                                .where(Project.slug == "ingest-1"))
+        stored = session.scalar(
+            select(Trace).where(Trace.external_id == "t-1").join(Project).where(Project.slug == "ingest-1")
+        )
         assert stored.reference == {"facts": ["30 days"], "expected_answer": None}
         assert session.scalar(select(func.count()).select_from(Span).where(Span.trace_id == stored.id)) == 1
 
@@ -60,29 +76,38 @@ def test_a_batch_is_stored_with_its_spans_and_queued_for_indexing(client, make_k
 def test_resending_an_id_updates_and_never_duplicates(client, make_key, database_url):
     headers = make_key("ingest-2")
     first = client.post("/api/v1/traces", json={"traces": [trace(1), trace(2)]}, headers=headers)
-    again = client.post("/api/v1/traces", json={"traces": [trace(1, output="corrected answer")]}, headers=headers)
+    again = client.post(
+        "/api/v1/traces", json={"traces": [trace(1, output="corrected answer")]}, headers=headers
+    )
     assert first.json()["traces"][0]["trace_id"] == again.json()["traces"][0]["trace_id"]
     # the same id twice in one batch: the later one wins, as if sent one after the other
-    twice = client.post("/api/v1/traces", json={"traces": [trace(2, output="x"), trace(2, output="y")]},
-                        headers=headers)
+    twice = client.post(
+        "/api/v1/traces", json={"traces": [trace(2, output="x"), trace(2, output="y")]}, headers=headers
+    )
     assert twice.status_code == 200
     assert count(database_url, Trace, "ingest-2") == 2
     with session_scope(database_url) as session:
-        outputs = dict(session.execute(select(Trace.external_id, Trace.output).join(Project)
-                                       .where(Project.slug == "ingest-2")).all())
+        outputs = dict(
+            session.execute(
+                select(Trace.external_id, Trace.output).join(Project).where(Project.slug == "ingest-2")
+            ).all()
+        )
     assert outputs == {"t-1": "corrected answer", "t-2": "y"}
 
 
 def test_traces_without_an_id_get_one(client, make_key):
-    resp = client.post("/api/v1/traces", json={"traces": [{"input": "hi", "output": "hello"}]},
-                       headers=make_key("ingest-3"))
+    resp = client.post(
+        "/api/v1/traces", json={"traces": [{"input": "hi", "output": "hello"}]}, headers=make_key("ingest-3")
+    )
     assert resp.status_code == 200
     assert resp.json()["traces"][0]["id"]
 
 
 def test_invalid_items_are_named_by_index_and_field_and_nothing_is_written(client, make_key, database_url):
     headers = make_key("ingest-4")
-    body = {"traces": [trace(1), trace(2, latency_seconds=-1), trace(3), trace(4, status="exploded", bogus=1)]}
+    body = {
+        "traces": [trace(1), trace(2, latency_seconds=-1), trace(3), trace(4, status="exploded", bogus=1)]
+    }
     resp = client.post("/api/v1/traces", json=body, headers=headers)
     assert resp.status_code == 422
     problems = {(p["item"], p["field"]) for p in resp.json()["detail"]}
@@ -100,20 +125,28 @@ def test_invalid_items_are_named_by_index_and_field_and_nothing_is_written(clien
     ],
 )
 def test_malformed_bodies_get_422(client, make_key, payload, expected):
-    resp = client.post("/api/v1/traces", content=payload, headers={**make_key("ingest-5"),
-                                                                    "Content-Type": "application/json"})
+    resp = client.post(
+        "/api/v1/traces",
+        content=payload,
+        headers={**make_key("ingest-5"), "Content-Type": "application/json"},
+    )
     assert resp.status_code == 422
     assert {(p["item"], p["field"]) for p in resp.json()["detail"]} == expected
 
 
 def test_wrong_content_type_gets_415(client, make_key):
-    resp = client.post("/api/v1/traces", content=json.dumps({"traces": [trace(1)]}),
-                       headers={**make_key("ingest-6"), "Content-Type": "text/plain"})
+    resp = client.post(
+        "/api/v1/traces",
+        content=json.dumps({"traces": [trace(1)]}),
+        headers={**make_key("ingest-6"), "Content-Type": "text/plain"},
+    )
     assert resp.status_code == 415
     assert "application/json" in resp.json()["detail"]
 
 
-def test_oversize_body_and_oversize_batch_get_413_and_nothing_is_written(client, make_key, settings, database_url):
+def test_oversize_body_and_oversize_batch_get_413_and_nothing_is_written(
+    client, make_key, settings, database_url
+):
     headers = make_key("ingest-7")
     small = settings.model_copy(update={"ingest_max_body_bytes": 2000, "ingest_max_batch": 2})
     client.app.dependency_overrides[get_settings] = lambda: small
@@ -121,11 +154,15 @@ def test_oversize_body_and_oversize_batch_get_413_and_nothing_is_written(client,
     assert big_body.status_code == 413
     assert "2000 bytes" in big_body.json()["detail"]
     # Without a Content-Length (chunked upload) the limit holds too.
-    chunked = client.post("/api/v1/traces", content=iter([b'{"traces": [', b" " * 3000, b"]}"]),
-                          headers={**headers, "Content-Type": "application/json"})
+    chunked = client.post(
+        "/api/v1/traces",
+        content=iter([b'{"traces": [', b" " * 3000, b"]}"]),
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert chunked.status_code == 413
-    big_batch = client.post("/api/v1/traces", json={"traces": [{"input": "a"}, {"input": "b"}, {"input": "c"}]},
-                            headers=headers)
+    big_batch = client.post(
+        "/api/v1/traces", json={"traces": [{"input": "a"}, {"input": "b"}, {"input": "c"}]}, headers=headers
+    )
     assert big_batch.status_code == 413
     assert "batch of 3 traces exceeds the limit of 2" in big_batch.json()["detail"]
     assert count(database_url, Trace, "ingest-7") == 0

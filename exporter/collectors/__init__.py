@@ -1,0 +1,1 @@
+"""Collectors: each reads stored state at scrape time and yields metric families."""

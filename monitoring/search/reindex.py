@@ -1,0 +1,44 @@
+"""`metamon reindex`: rebuild the traces index from PostgreSQL, with a progress bar."""
+
+from elasticsearch import helpers
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from monitoring.db.models import Trace
+from monitoring.db.session import session_factory
+from monitoring.search.client import get_es
+from monitoring.search.indexer import load_documents
+from monitoring.search.indices import delete_trace_indices, ensure_indices
+from monitoring.settings import Settings
+
+BATCH = 2000
+
+
+def reindex(settings: Settings, recreate: bool = True) -> int:
+    """Index every trace; with `recreate`, drop the indices first so nothing stale survives."""
+    es = get_es(settings.elasticsearch_url)
+    if recreate:
+        delete_trace_indices(es, settings)
+    ensure_indices(es, settings)
+    sessions = session_factory(settings.database_url)
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(Trace))
+    done, last_id = 0, None
+    columns = (TextColumn("reindexing traces"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("reindex", total=total)
+        while True:
+            with sessions() as session:  # keyset paging by id: constant cost per batch
+                query = select(Trace.id).order_by(Trace.id).limit(BATCH)
+                if last_id is not None:
+                    query = query.where(Trace.id > last_id)
+                ids = session.scalars(query).all()
+                if not ids:
+                    break
+                actions = load_documents(session, settings, ids)
+            helpers.bulk(es, actions, chunk_size=500)
+            done += len(ids)
+            last_id = ids[-1]
+            progress.update(task, completed=done)
+    es.indices.refresh(index=settings.traces_index_alias)
+    return done

@@ -1,0 +1,42 @@
+"""The exporter's registry: conventional names, clean for promtool, values read from stored state."""
+
+import subprocess
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import build_registry
+from monitoring.db.session import session_scope
+from monitoring.outbox import enqueue_trace_index
+
+
+def scrape(settings) -> str:
+    return generate_latest(build_registry(settings)).decode()
+
+
+def test_every_family_has_the_metamon_prefix_and_promtool_finds_nothing_to_say(settings):
+    text = scrape(settings)
+    families = list(text_string_to_metric_families(text))
+    assert families
+    for family in families:
+        assert family.name.startswith("metamon_"), family.name
+        assert family.documentation
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.strip() == "" and check.stderr.strip() == ""
+
+
+def test_index_backlog_counts_the_traces_waiting_in_the_outbox(settings, database_url, drain):
+    import uuid
+
+    drain()
+    with session_scope(database_url) as session:
+        # the outbox row's traces need not exist for the backlog count
+        enqueue_trace_index(session, uuid.uuid4(), [uuid.uuid4() for _ in range(7)])
+    samples = {s.name: s.value for f in text_string_to_metric_families(scrape(settings)) for s in f.samples}
+    assert samples["metamon_index_backlog_traces"] == 7
+    assert samples["metamon_index_backlog_oldest_age_seconds"] >= 0
+    assert samples["metamon_exporter_scrape_errors_total"] == 0
+    drain()
+    samples = {s.name: s.value for f in text_string_to_metric_families(scrape(settings)) for s in f.samples}
+    assert samples["metamon_index_backlog_traces"] == 0
