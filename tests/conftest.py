@@ -4,14 +4,18 @@ Each test session gets its own freshly migrated database, so tests never touch t
 """
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 from psycopg import sql
@@ -152,6 +156,25 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app.dependency_overrides[get_settings] = lambda: settings
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_api(settings: Settings) -> Iterator[str]:
+    """The API served by a real uvicorn on a free port (for clients that need a URL), on the test settings."""
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
 
 
 def run_metamon(
