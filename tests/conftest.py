@@ -110,10 +110,7 @@ def es(settings: Settings) -> Elasticsearch:
     return client
 
 
-@pytest.fixture
-def make_key(database_url: str):
-    """make_key(project, scopes) -> Authorization headers for a new key of that project."""
-
+def _key_maker(database_url: str):
     def make(project: str = "acme", scopes: tuple[str, ...] = ("ingest", "read", "review")) -> dict[str, str]:
         with session_scope(database_url) as session:
             _, plaintext = create_key(session, project, list(scopes))
@@ -123,9 +120,17 @@ def make_key(database_url: str):
 
 
 @pytest.fixture
-def drain(settings: Settings, es: Elasticsearch):
-    """drain() indexes every pending outbox row now and refreshes, as the indexer would in a moment."""
+def make_key(database_url: str):
+    """make_key(project, scopes) -> Authorization headers for a new key of that project."""
+    return _key_maker(database_url)
 
+
+@pytest.fixture(scope="module")
+def key_module(database_url: str):
+    return _key_maker(database_url)
+
+
+def _drainer(settings: Settings, es: Elasticsearch):
     def run() -> int:
         indexed = indexer.drain(settings, es, session_factory(settings.database_url))
         if indexed:
@@ -133,6 +138,17 @@ def drain(settings: Settings, es: Elasticsearch):
         return indexed
 
     return run
+
+
+@pytest.fixture
+def drain(settings: Settings, es: Elasticsearch):
+    """drain() indexes every pending outbox row now and refreshes, as the indexer would in a moment."""
+    return _drainer(settings, es)
+
+
+@pytest.fixture(scope="module")
+def drain_module(settings: Settings, es: Elasticsearch):
+    return _drainer(settings, es)
 
 
 @pytest.fixture
@@ -150,12 +166,21 @@ def db(database_url: str) -> Iterator[Session]:
     engine.dispose()
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def _client(settings: Settings) -> Iterator[TestClient]:
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: settings
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    yield from _client(settings)
+
+
+@pytest.fixture(scope="module")
+def client_module(settings: Settings) -> Iterator[TestClient]:
+    yield from _client(settings)
 
 
 @pytest.fixture(scope="session")

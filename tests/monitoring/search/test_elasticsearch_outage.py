@@ -52,8 +52,11 @@ def test_an_outage_loses_nothing_and_indexes_each_trace_once(
         assert health["dependencies"]["elasticsearch"]["status"] == "down"
         assert "ConnectError" in health["dependencies"]["elasticsearch"]["detail"]
         assert health["index_backlog"]["traces"] >= 160
-        # Everything else keeps answering.
+        # Everything else keeps answering; search says plainly that it cannot.
         assert client.get("/api/v1/projects/current", headers=headers).status_code == 200
+        search = client.get("/api/v1/search/traces", headers=headers)
+        assert search.status_code == 503
+        assert "Elasticsearch" in search.json()["detail"]
     finally:
         started = run_metamon("stack", "up", "elasticsearch")
         assert started.returncode == 0, started.stdout + started.stderr

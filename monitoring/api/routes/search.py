@@ -1,0 +1,191 @@
+"""`GET /api/v1/search/traces | evaluations | aggregations`: Elasticsearch, one project at a time."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from elastic_transport import ConnectionError as EsConnectionError
+from elastic_transport import ConnectionTimeout
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel
+
+from monitoring.api.deps import Principal, SettingsDep, require_scope
+from monitoring.search.client import get_es
+from monitoring.search.queries import (
+    InvalidQuery,
+    ScoreRange,
+    TraceFilters,
+    aggregations_body,
+    encode_cursor,
+    search_evaluations_body,
+    search_traces_body,
+)
+
+router = APIRouter(prefix="/search", tags=["search"])
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100).")]
+
+
+def trace_filters(
+    app: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults per request
+    model: Annotated[list[str], Query()] = [],  # noqa: B006
+    domain: Annotated[list[str], Query()] = [],  # noqa: B006
+    prompt_version: Annotated[list[str], Query()] = [],  # noqa: B006
+    status_: Annotated[list[Literal["ok", "error"]], Query(alias="status")] = [],  # noqa: B006
+    label: Annotated[list[Literal["pass", "fail", "needs_review"]], Query()] = [],  # noqa: B006
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    score: Annotated[list[str], Query(description="evaluator:min:max, e.g. fact_accuracy::0.6")] = [],  # noqa: B006
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> TraceFilters:
+    try:
+        scores = [ScoreRange.parse(s) for s in score]
+    except InvalidQuery as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return TraceFilters(
+        app=app,
+        model=model,
+        domain=domain,
+        prompt_version=prompt_version,
+        status=status_,
+        label=label,
+        tag=tag,
+        scores=scores,
+        start=start,
+        end=end,
+    )
+
+
+Filters = Annotated[TraceFilters, Depends(trace_filters)]
+
+
+class Page(BaseModel):
+    total: int
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+def _run(settings, body: dict) -> dict:
+    try:
+        return get_es(settings.elasticsearch_url).search(index=settings.traces_index_alias, **body).body
+    except (EsConnectionError, ConnectionTimeout):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "search is unavailable: Elasticsearch did not answer"
+        ) from None
+
+
+def _build(builder, *args):
+    try:
+        return builder(*args)
+    except InvalidQuery as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+def _page(result: dict, size: int, item) -> Page:
+    hits = result["hits"]["hits"]
+    cursor = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
+    return Page(total=result["hits"]["total"]["value"], items=[item(h) for h in hits], next_cursor=cursor)
+
+
+@router.get("/traces", response_model=Page)
+def search_traces(
+    settings: SettingsDep,
+    principal: Reader,
+    filters: Filters,
+    q: Annotated[
+        str | None, Query(max_length=1000, description="Free text (simple_query_string syntax).")
+    ] = None,
+    sort: Literal["relevance", "timestamp", "latency", "cost"] | None = None,
+    order: Literal["asc", "desc"] = "desc",
+    size: PageSize = 20,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> Page:
+    """Full-text search with filters, sorting, highlights and search_after paging."""
+    body = _build(
+        search_traces_body,
+        principal.project_id,
+        q,
+        filters,
+        sort or ("relevance" if q else "timestamp"),
+        order,
+        size,
+        cursor,
+    )
+    result = _run(settings, body)
+    return _page(
+        result,
+        size,
+        lambda h: {**h["_source"], "score": h.get("_score"), "highlights": h.get("highlight", {})},
+    )
+
+
+@router.get("/evaluations", response_model=Page)
+def search_evaluations(
+    settings: SettingsDep,
+    principal: Reader,
+    filters: Filters,
+    evaluator: str | None = None,
+    passed: bool | None = None,
+    score_min: Annotated[float | None, Query(ge=0, le=1)] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=1)] = None,
+    q: Annotated[
+        str | None, Query(max_length=1000, description="Free text in the evaluators' reasons.")
+    ] = None,
+    size: PageSize = 20,
+    cursor: str | None = None,
+) -> Page:
+    """Traces whose evaluator scores match, each with the matching evaluations."""
+    body = _build(
+        search_evaluations_body,
+        principal.project_id,
+        filters,
+        evaluator,
+        passed,
+        score_min,
+        score_max,
+        q,
+        size,
+        cursor,
+    )
+    result = _run(settings, body)
+
+    def item(hit: dict) -> dict:
+        inner = hit["inner_hits"]["evaluations"]["hits"]["hits"]
+        return {**hit["_source"], "evaluations": [e["_source"] for e in inner]}
+
+    return _page(result, size, item)
+
+
+@router.get("/aggregations")
+def search_aggregations(
+    settings: SettingsDep,
+    principal: Reader,
+    filters: Filters,
+    q: Annotated[str | None, Query(max_length=1000)] = None,
+    interval: Literal["minute", "hour", "day", "week", "month"] = "day",
+) -> dict:
+    """Counts by app, domain, model, status, label and prompt version; traces over time; latency
+    percentiles; total cost; average score and failures per evaluator."""
+    result = _run(settings, aggregations_body(principal.project_id, q, filters, interval))
+    aggs = result["aggregations"]
+    buckets = {
+        name.removeprefix("by_"): {b["key"]: b["doc_count"] for b in agg["buckets"]}
+        for name, agg in aggs.items()
+        if name.startswith("by_")
+    }
+    return {
+        "total": result["hits"]["total"]["value"],
+        **buckets,
+        "over_time": [
+            {"time": b["key_as_string"], "count": b["doc_count"]} for b in aggs["over_time"]["buckets"]
+        ],
+        "latency_seconds": {f"p{float(k):g}": v for k, v in aggs["latency_seconds"]["values"].items()},
+        "cost_usd": aggs["cost_usd"]["value"],
+        "evaluators": {
+            b["key"]: {
+                "count": b["doc_count"],
+                "avg_score": b["avg_score"]["value"],
+                "failed": b["failed"]["doc_count"],
+            }
+            for b in aggs["evaluators"]["by_evaluator"]["buckets"]
+        },
+    }
