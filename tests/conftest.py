@@ -183,23 +183,37 @@ def client_module(settings: Settings) -> Iterator[TestClient]:
     yield from _client(settings)
 
 
-@pytest.fixture(scope="session")
-def live_api(settings: Settings) -> Iterator[str]:
-    """The API served by a real uvicorn on a free port (for clients that need a URL), on the test settings."""
-    app = create_app()
-    app.dependency_overrides[get_settings] = lambda: settings
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def serve_api(settings: Settings, port: int):
+    """Serve the API with real uvicorn in a thread; returns a function that stops it."""
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(5)
+
+    return stop
+
+
+@pytest.fixture(scope="session")
+def live_api(settings: Settings) -> Iterator[str]:
+    """The API on a real uvicorn and a free port (for clients that need a URL), on the test settings."""
+    port = free_port()
+    stop = serve_api(settings, port)
     yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    stop()
 
 
 def run_metamon(

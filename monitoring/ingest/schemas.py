@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -72,6 +72,16 @@ class TraceIn(Strict):
     tags: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] = []
     metadata: dict = {}
     spans: Annotated[list[SpanIn], Field(max_length=1000)] = []
+
+    @field_validator("spans")
+    @classmethod
+    def _unique_span_ids(cls, spans: list[SpanIn]) -> list[SpanIn]:
+        seen: set[str] = set()
+        for span in spans:
+            if span.span_id in seen:
+                raise ValueError(f"span_id {span.span_id!r} appears twice in this trace")
+            seen.add(span.span_id)
+        return spans
 
 
 class TraceBatch(Strict):

@@ -1,0 +1,1 @@
+"""Client side: what an LLM application imports to send traces to metamon."""

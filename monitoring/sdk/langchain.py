@@ -1,0 +1,235 @@
+"""A LangChain callback handler that records each top-level run as a metamon trace.
+
+    from monitoring.sdk.langchain import MetamonCallbackHandler
+    handler = MetamonCallbackHandler("http://metamon:8000", api_key, app="support-bot", prompt_version="v7")
+    chain.invoke(question, config={"callbacks": [handler]})
+
+Runs nested under the top-level run become its spans (llm, retrieval, tool, chain). Every callback
+is guarded: a failure inside the handler is logged and never reaches the application.
+"""
+
+import functools
+import json
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from monitoring.sdk.shipper import TraceShipper
+
+log = logging.getLogger(__name__)
+TEXT_LIMIT = 20_000
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            method(self, *args, **kwargs)
+        except Exception:  # the host application must never see our failures
+            log.exception("metamon callback %s failed", method.__name__)
+
+    return wrapper
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value[:TEXT_LIMIT]
+    if isinstance(value, dict) and len(value) == 1:
+        return _text(next(iter(value.values())))
+    try:
+        return json.dumps(value, default=str)[:TEXT_LIMIT]
+    except (TypeError, ValueError):
+        return str(value)[:TEXT_LIMIT]
+
+
+class MetamonCallbackHandler(BaseCallbackHandler):
+    raise_error = False
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        app: str = "default",
+        prompt_version: str | None = None,
+        domain: str | None = None,
+        shipper: TraceShipper | None = None,
+        **shipper_options,
+    ):
+        self.app, self.prompt_version, self.domain = app, prompt_version, domain
+        self.shipper = shipper or TraceShipper(url, api_key, **shipper_options)
+        self._runs: dict[uuid.UUID, dict] = {}
+        self._lock = threading.Lock()
+
+    # -- run bookkeeping ------------------------------------------------------------------------
+    def _start(self, run_id, parent_run_id, kind: str, name: str, inputs: Any, **extra) -> None:
+        with self._lock:
+            self._runs[run_id] = {
+                "run_id": run_id,
+                "parent": parent_run_id,
+                "kind": kind,
+                "name": name or kind,
+                "start": datetime.now(UTC),
+                "input": _text(inputs),
+                **extra,
+            }
+
+    def _end(self, run_id, output: Any = None, error: BaseException | None = None, **extra) -> None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return
+            run.update(end=datetime.now(UTC), output=_text(output) if output is not None else None, **extra)
+            if error is not None:
+                run["error"] = error
+            if run["parent"] is None or run["parent"] not in self._runs:
+                self._ship(run)
+
+    def _ship(self, root: dict) -> None:
+        """Called with the lock held when a top-level run ends: collect its descendants, send."""
+        members, frontier = [root], {root["run_id"]}
+        while frontier:
+            children = [r for r in self._runs.values() if r["parent"] in frontier]
+            members += children
+            frontier = {c["run_id"] for c in children}
+        for run in members:
+            self._runs.pop(run["run_id"], None)
+        spans = sorted(members, key=lambda r: r["start"])
+        llm = [r for r in spans if r["kind"] == "llm"]
+        errors = [r for r in spans if r.get("error") is not None]
+        end = root.get("end") or datetime.now(UTC)
+
+        def tokens(key: str) -> int | None:
+            counts = [r[key] for r in llm if r.get(key) is not None]
+            return sum(counts) if counts else None
+
+        self.shipper.submit(
+            {
+                "id": str(root["run_id"]),
+                "timestamp": root["start"].isoformat(),
+                "app": self.app,
+                "prompt_version": self.prompt_version,
+                "domain": self.domain,
+                "model": next((r["model"] for r in llm if r.get("model")), None),
+                "input": root["input"],
+                "output": root.get("output") or "",
+                "retrieved_context": [d for r in spans for d in r.get("documents", [])],
+                "latency_seconds": (end - root["start"]).total_seconds(),
+                "input_tokens": tokens("input_tokens"),
+                "output_tokens": tokens("output_tokens"),
+                "status": "error" if errors else "ok",
+                "error_type": type(errors[0]["error"]).__name__[:200] if errors else None,
+                "error_message": str(errors[0]["error"])[:TEXT_LIMIT] if errors else None,
+                "spans": [
+                    {
+                        "span_id": r["run_id"].hex,
+                        "parent_span_id": r["parent"].hex if r["parent"] else None,
+                        "name": r["name"][:500],
+                        "kind": r["kind"],
+                        "start_time": r["start"].isoformat(),
+                        "end_time": r["end"].isoformat() if r.get("end") else None,
+                        "status": "error" if r.get("error") is not None else "ok",
+                        "input": r["input"],
+                        "output": r.get("output"),
+                    }
+                    for r in spans
+                    if r is not root
+                ],
+            }
+        )
+
+    # -- LangChain callbacks ------------------------------------------------------------------------
+    @_guarded
+    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, **kwargs):
+        self._start(
+            run_id, parent_run_id, "chain", kwargs.get("name") or (serialized or {}).get("name", ""), inputs
+        )
+
+    @_guarded
+    def on_chain_end(self, outputs, *, run_id, **kwargs):
+        self._end(run_id, outputs)
+
+    @_guarded
+    def on_chain_error(self, error, *, run_id, **kwargs):
+        self._end(run_id, error=error)
+
+    @_guarded
+    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, **kwargs):
+        params = kwargs.get("invocation_params") or {}
+        model = (
+            (kwargs.get("metadata") or {}).get("ls_model_name")
+            or params.get("model")
+            or params.get("model_name")
+            or (serialized or {}).get("name")
+        )
+        text = "\n".join(str(m.content) for batch in messages for m in batch)
+        self._start(run_id, parent_run_id, "llm", kwargs.get("name") or "chat", text, model=model)
+
+    @_guarded
+    def on_llm_start(self, serialized, prompts, *, run_id, parent_run_id=None, **kwargs):
+        params = kwargs.get("invocation_params") or {}
+        model = params.get("model") or params.get("model_name") or (serialized or {}).get("name")
+        self._start(
+            run_id, parent_run_id, "llm", kwargs.get("name") or "llm", "\n".join(prompts), model=model
+        )
+
+    @_guarded
+    def on_llm_end(self, response, *, run_id, **kwargs):
+        generations = [g for batch in response.generations for g in batch]
+        text = "\n".join(g.text for g in generations)
+        usage = next(
+            (
+                getattr(g.message, "usage_metadata", None)
+                for g in generations
+                if getattr(getattr(g, "message", None), "usage_metadata", None)
+            ),
+            None,
+        )
+        legacy = (response.llm_output or {}).get("token_usage") or {}
+        self._end(
+            run_id,
+            text,
+            input_tokens=(usage or {}).get("input_tokens", legacy.get("prompt_tokens")),
+            output_tokens=(usage or {}).get("output_tokens", legacy.get("completion_tokens")),
+        )
+
+    @_guarded
+    def on_llm_error(self, error, *, run_id, **kwargs):
+        self._end(run_id, error=error)
+
+    @_guarded
+    def on_retriever_start(self, serialized, query, *, run_id, parent_run_id=None, **kwargs):
+        self._start(run_id, parent_run_id, "retrieval", kwargs.get("name") or "retriever", query)
+
+    @_guarded
+    def on_retriever_end(self, documents, *, run_id, **kwargs):
+        docs = [
+            {
+                "source_id": str(d.metadata.get("id") or d.metadata.get("source") or "") or None,
+                "content": d.page_content[:TEXT_LIMIT],
+            }
+            for d in documents
+        ]
+        self._end(run_id, [d["content"] for d in docs], documents=docs)
+
+    @_guarded
+    def on_retriever_error(self, error, *, run_id, **kwargs):
+        self._end(run_id, error=error)
+
+    @_guarded
+    def on_tool_start(self, serialized, input_str, *, run_id, parent_run_id=None, **kwargs):
+        self._start(
+            run_id, parent_run_id, "tool", kwargs.get("name") or (serialized or {}).get("name", ""), input_str
+        )
+
+    @_guarded
+    def on_tool_end(self, output, *, run_id, **kwargs):
+        self._end(run_id, output)
+
+    @_guarded
+    def on_tool_error(self, error, *, run_id, **kwargs):
+        self._end(run_id, error=error)
