@@ -2,9 +2,11 @@
 
 from importlib.metadata import version
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
+from sqlalchemy.exc import DataError
 
 from monitoring.api.routes import expert_review, health, otlp, projects, search, traces
 
@@ -30,4 +32,12 @@ def create_app() -> FastAPI:
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".
     app.mount("/metrics", make_asgi_app())
+    app.add_exception_handler(DataError, _unstorable_value)
     return app
+
+
+async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+    """PostgreSQL refused a value the schema let through (a NUL character in text, say): the
+    transaction is rolled back, so nothing was written, and the caller learns why."""
+    reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+    return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)

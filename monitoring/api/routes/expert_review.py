@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import any_, func, literal, select
 
 from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from monitoring.db.models import ReviewLabel, Trace, TraceEvaluation
@@ -141,7 +141,7 @@ def get_labeled(
     if label:
         query = query.where(ReviewLabel.label == label)
     if category:
-        query = query.where(ReviewLabel.issue_categories.any(category))
+        query = query.where(literal(category) == any_(ReviewLabel.issue_categories))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.execute(
         query.order_by(ReviewLabel.updated_at.desc(), ReviewLabel.id.desc()).limit(limit).offset(offset)

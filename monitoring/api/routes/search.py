@@ -5,11 +5,13 @@ from typing import Annotated, Any, Literal
 
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
+from elasticsearch import BadRequestError, NotFoundError
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
 from monitoring.api.deps import Principal, SettingsDep, require_scope
 from monitoring.search.client import get_es
+from monitoring.search.indices import ensure_indices
 from monitoring.search.queries import (
     InvalidQuery,
     ScoreRange,
@@ -65,11 +67,20 @@ class Page(BaseModel):
 
 
 def _run(settings, body: dict) -> dict:
+    es = get_es(settings.elasticsearch_url)
     try:
-        return get_es(settings.elasticsearch_url).search(index=settings.traces_index_alias, **body).body
+        try:
+            return es.search(index=settings.traces_index_alias, **body).body
+        except NotFoundError:  # nothing indexed yet: create the alias (an empty index) and ask again
+            ensure_indices(es, settings)
+            return es.search(index=settings.traces_index_alias, **body).body
     except (EsConnectionError, ConnectionTimeout):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "search is unavailable: Elasticsearch did not answer"
+        ) from None
+    except BadRequestError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"Elasticsearch refused the query: {exc.message}"
         ) from None
 
 

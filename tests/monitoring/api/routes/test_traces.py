@@ -174,3 +174,14 @@ def test_ingest_needs_a_key_with_the_ingest_scope(client, make_key):
     resp = client.post("/api/v1/traces", json={"traces": [trace(1)]}, headers=read_only)
     assert resp.status_code == 403
     assert "ingest" in resp.json()["detail"]
+
+
+def test_text_postgresql_cannot_store_gets_422_and_nothing_is_written(client, make_key, database_url):
+    resp = client.post(
+        "/api/v1/traces",
+        json={"traces": [trace(1), trace(2, output="nul \x00 byte")]},
+        headers=make_key("ingest-9"),
+    )
+    assert resp.status_code == 422
+    assert "NUL" in resp.json()["detail"]
+    assert count(database_url, Trace, "ingest-9") == 0
