@@ -1,0 +1,120 @@
+"""Shared by the benchmarks: realistic ~1 KB traces, percentiles, peak RSS, and servers to measure."""
+
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+WORDS = ["refund", "order", "invoice", "shipping", "delay", "account", "password", "reset", "warranty", "billing", "address", "payment", "card", "subscription", "cancel", "upgrade", "plan", "discount", "coupon", "delivery", "tracking", "return", "policy", "contract", "insulin", "dosage", "diabetes", "prescription", "appointment", "lab", "results", "travel", "booking", "flight", "hotel"]
+APPS, MODELS, DOMAINS = (
+    ["support-bot", "assistant", "search"],
+    ["gpt-4o", "gpt-4o-mini", "claude-3"],
+    ["billing", "shipping", "healthcare", "travel", "general"],
+)
+METAMON = str(Path(sys.executable).parent / "metamon")
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def make_trace(i: int, rng: random.Random, t0: datetime) -> dict:
+    """One trace of about 1 KB of JSON, as an application would send it."""
+    return {
+        "id": f"bench-{i}",
+        "timestamp": (t0 + timedelta(seconds=i)).isoformat(),
+        "app": APPS[i % 3],
+        "model": MODELS[i % 3 if i % 7 else 1],
+        "domain": DOMAINS[i % 5],
+        "prompt_version": f"v{i % 4}",
+        "session_id": f"s-{i // 10}",
+        "user_id": f"u-{i % 1000}",
+        "input": sentence(rng, 30) + "?",
+        "output": sentence(rng, 45) + ".",
+        "retrieved_context": [{"source_id": f"kb-{i % 500}", "content": sentence(rng, 25)}],
+        "latency_seconds": round(rng.lognormvariate(-0.5, 0.6), 3),
+        "input_tokens": rng.randint(50, 800),
+        "output_tokens": rng.randint(10, 300),
+        "cost_usd": round(rng.uniform(0.0001, 0.01), 5),
+        "status": "error" if i % 50 == 0 else "ok",
+        "tags": ["bench"],
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50) * 1000:.1f} ms, p95 {percentile(values, 95) * 1000:.1f} ms, "
+        f"mean {statistics.mean(values) * 1000:.1f} ms"
+    )
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest VmHWM (peak resident memory) among a process and its children (uvicorn workers), in MB."""
+    peak = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except FileNotFoundError:
+            pass
+    return peak / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [int(c) for c in out]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A metamon command run for the benchmark, stopped at the end."""
+
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [METAMON, *args],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(20)
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
