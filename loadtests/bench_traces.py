@@ -189,7 +189,8 @@ def bench_ingest(
         f"stored and indexed {n / t_e2e:,.0f} traces/s"
     )
     console.print(
-        f"  ratio bare/metamon end to end: {raw / (n / t_e2e):.2f}x;  peak RSS of one API process {rss:.0f} MB"
+        f"  ratio bare/metamon end to end: {raw / (n / t_e2e):.2f}x;  "
+        f"peak RSS of one API process {rss:.0f} MB"
     )
     return results
 
@@ -252,7 +253,7 @@ def bench_search(settings, env, key, project_id, queries: int, api_workers: int)
             resp = client.get(f"{url}/api/v1/search/traces", params=params, headers=headers)
             api_t = time.perf_counter() - t
             resp.raise_for_status()
-            body = search_traces_body(project_id, q, TraceFilters(**filters), sort, "desc", 20, None)
+            body = search_traces_body(project_id, q, TraceFilters(**filters), sort, "desc", 20, None, 10_000)
             t = time.perf_counter()
             direct = es.search(index=settings.traces_index_alias, **body)
             es_t = time.perf_counter() - t
@@ -268,7 +269,8 @@ def bench_search(settings, env, key, project_id, queries: int, api_workers: int)
     p95_ratio = percentile(api_times, 95) / percentile(es_times, 95)
     p50_ratio = percentile(api_times, 50) / percentile(es_times, 50)
     console.print(
-        f"  ratio API/direct: p50 {p50_ratio:.2f}x, p95 {p95_ratio:.2f}x;  peak RSS of one API process {rss:.0f} MB"
+        f"  ratio API/direct: p50 {p50_ratio:.2f}x, p95 {p95_ratio:.2f}x;  "
+        f"peak RSS of one API process {rss:.0f} MB"
     )
     return {"corpus": total, "api_p95": percentile(api_times, 95), "es_p95": percentile(es_times, 95)}
 

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     traces_index_alias: str = "metamon-traces"
     index_shards: int = 1
     index_replicas: int = 0
-    search_max_page_size: int = 100
+    # Matches are counted exactly up to this many; beyond it `total` is a lower bound
+    # (`total_relation: "gte"`), which lets Elasticsearch skip non-competitive documents.
+    search_exact_total_up_to: int = 10_000
     # The indexer drains the outbox in batches; failures back off exponentially up to the cap.
     # Outbox rows one indexer pass claims; an ingest batch is one row, a label change is one row.
     indexer_claim_rows: int = 20

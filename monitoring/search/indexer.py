@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch, helpers
-from sqlalchemy import select, update
+from sqlalchemy import ARRAY, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitoring.db.models import Outbox, ReviewLabel, Span, Trace, TraceEvaluation
@@ -39,15 +40,23 @@ def _group_by_trace(rows) -> dict[uuid.UUID, list]:
     return grouped
 
 
+def _among(column, ids: list[uuid.UUID]):
+    """`column = ANY(:ids)` with one array parameter: an IN list of thousands of ids costs more to
+    render and parse than the query costs to run."""
+    return column == any_(bindparam("ids", ids, type_=ARRAY(PG_UUID(as_uuid=True))))
+
+
 def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
-    traces = session.scalars(select(Trace).where(Trace.id.in_(trace_ids))).all()
+    traces = session.scalars(select(Trace).where(_among(Trace.id, trace_ids))).all()
     spans = _group_by_trace(
-        session.scalars(select(Span).where(Span.trace_id.in_(trace_ids)).order_by(Span.start_time))
+        session.scalars(select(Span).where(_among(Span.trace_id, trace_ids)).order_by(Span.start_time))
     )
     evals = _group_by_trace(
-        session.scalars(select(TraceEvaluation).where(TraceEvaluation.trace_id.in_(trace_ids)))
+        session.scalars(select(TraceEvaluation).where(_among(TraceEvaluation.trace_id, trace_ids)))
     )
-    labels = _group_by_trace(session.scalars(select(ReviewLabel).where(ReviewLabel.trace_id.in_(trace_ids))))
+    labels = _group_by_trace(
+        session.scalars(select(ReviewLabel).where(_among(ReviewLabel.trace_id, trace_ids)))
+    )
     return [
         {
             "_op_type": "index",

@@ -143,6 +143,7 @@ def search_traces_body(
     order: str,
     size: int,
     cursor: str | None,
+    track_total: int | bool = True,
 ) -> dict:
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {', '.join(SORTS)}")
@@ -160,7 +161,7 @@ def search_traces_body(
             {"trace_id": "asc"},
         ],
         "size": size,
-        "track_total_hits": True,
+        "track_total_hits": track_total,
         "_source": SUMMARY_FIELDS,
     }
     if q:
@@ -187,6 +188,7 @@ def search_evaluations_body(
     q: str | None,
     size: int,
     cursor: str | None,
+    track_total: int | bool = True,
 ) -> dict:
     if evaluator and not EVALUATOR_NAME.match(evaluator):
         raise InvalidQuery(f"evaluator {evaluator!r} is not a valid evaluator name")
@@ -216,7 +218,7 @@ def search_evaluations_body(
         },
         "sort": [{"timestamp": "desc"}, {"trace_id": "asc"}],
         "size": size,
-        "track_total_hits": True,
+        "track_total_hits": track_total,
         "_source": SUMMARY_FIELDS,
     }
     if cursor:

@@ -23,22 +23,31 @@ def reindex(settings: Settings, recreate: bool = True) -> int:
     sessions = session_factory(settings.database_url)
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(Trace))
-    done, last_id = 0, None
     columns = (TextColumn("reindexing traces"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns) as progress:
         task = progress.add_task("reindex", total=total)
-        while True:
-            with sessions() as session:  # keyset paging by id: constant cost per batch
-                query = select(Trace.id).order_by(Trace.id).limit(BATCH)
-                if last_id is not None:
-                    query = query.where(Trace.id > last_id)
-                ids = session.scalars(query).all()
-                if not ids:
-                    break
-                actions = load_documents(session, settings, ids)
-            helpers.bulk(es, actions, chunk_size=500)
-            done += len(ids)
-            last_id = ids[-1]
-            progress.update(task, completed=done)
+
+        def actions():
+            last_id = None
+            while True:
+                with sessions() as session:  # keyset paging by id: constant cost per batch
+                    query = select(Trace.id).order_by(Trace.id).limit(BATCH)
+                    if last_id is not None:
+                        query = query.where(Trace.id > last_id)
+                    ids = session.scalars(query).all()
+                    if not ids:
+                        return
+                    yield from load_documents(session, settings, ids)
+                last_id = ids[-1]
+
+        # Two bulk threads keep Elasticsearch busy while the next batch is read from PostgreSQL.
+        done = 0
+        for ok, item in helpers.parallel_bulk(es, actions(), chunk_size=500, thread_count=2):
+            if not ok:
+                raise RuntimeError(f"reindex failed: {item}")
+            done += 1
+            if done % 500 == 0:
+                progress.update(task, completed=done)
+        progress.update(task, completed=done)
     es.indices.refresh(index=settings.traces_index_alias)
     return done

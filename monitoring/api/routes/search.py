@@ -62,6 +62,8 @@ Filters = Annotated[TraceFilters, Depends(trace_filters)]
 
 class Page(BaseModel):
     total: int
+    # "gte" when more than METAMON_SEARCH_EXACT_TOTAL_UP_TO traces match: `total` is then a lower bound.
+    total_relation: Literal["eq", "gte"] = "eq"
     items: list[dict[str, Any]]
     next_cursor: str | None = None
 
@@ -94,7 +96,13 @@ def _build(builder, *args):
 def _page(result: dict, size: int, item) -> Page:
     hits = result["hits"]["hits"]
     cursor = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
-    return Page(total=result["hits"]["total"]["value"], items=[item(h) for h in hits], next_cursor=cursor)
+    total = result["hits"]["total"]
+    return Page(
+        total=total["value"],
+        total_relation=total["relation"],
+        items=[item(h) for h in hits],
+        next_cursor=cursor,
+    )
 
 
 @router.get("/traces", response_model=Page)
@@ -120,6 +128,7 @@ def search_traces(
         order,
         size,
         cursor,
+        settings.search_exact_total_up_to,
     )
     result = _run(settings, body)
     return _page(
@@ -156,6 +165,7 @@ def search_evaluations(
         q,
         size,
         cursor,
+        settings.search_exact_total_up_to,
     )
     result = _run(settings, body)
 

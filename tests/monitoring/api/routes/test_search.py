@@ -261,3 +261,18 @@ def test_search_needs_the_read_scope(client_module, key_module):
     assert client_module.get("/api/v1/search/traces").status_code == 401
     ingest_only = key_module("search-c", ("ingest",))
     assert client_module.get("/api/v1/search/traces", headers=ingest_only).status_code == 403
+
+
+def test_totals_beyond_the_exact_limit_are_a_lower_bound(client_module, indexed, settings):
+    from monitoring.settings import get_settings
+
+    headers, _ = indexed
+    client_module.app.dependency_overrides[get_settings] = lambda: settings.model_copy(
+        update={"search_exact_total_up_to": 10}
+    )
+    try:
+        page = search(client_module, headers, q="general")
+    finally:
+        client_module.app.dependency_overrides[get_settings] = lambda: settings
+    assert (page["total"], page["total_relation"]) == (10, "gte")
+    assert search(client_module, headers, q="general")["total_relation"] == "eq"
