@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import T0, Process, free_port, make_trace, peak_rss_mb, percentile, summary, wait_http  # noqa: E402
 
 from monitoring.db import migrate  # noqa: E402
+from monitoring.db.connect import connect  # noqa: E402
 from monitoring.db.session import session_factory, session_scope  # noqa: E402
 from monitoring.ingest.schemas import TraceIn  # noqa: E402
-from monitoring.ingest.writer import trace_row  # noqa: E402
+from monitoring.ingest.writer import COPY_COLUMNS, copy_value, trace_row  # noqa: E402
 from monitoring.keys import create_key  # noqa: E402
 from monitoring.outbox import backlog  # noqa: E402
 from monitoring.search.client import get_es  # noqa: E402
@@ -44,50 +45,17 @@ from monitoring.settings import get_settings  # noqa: E402
 
 console = Console()
 BATCH = 500
-COLUMNS = [
-    "id",
-    "project_id",
-    "external_id",
-    "timestamp",
-    "app",
-    "model",
-    "prompt_version",
-    "domain",
-    "session_id",
-    "user_id",
-    "input",
-    "output",
-    "retrieved_context",
-    "reference",
-    "output_schema",
-    "latency_seconds",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "status",
-    "error_type",
-    "error_message",
-    "guardrails",
-    "tags",
-    "metadata",
-    "updated_at",
-]
-JSON_COLUMNS = {"retrieved_context", "reference", "output_schema", "guardrails", "metadata"}
 
 
 def pg_connect(url: str) -> psycopg.Connection:
-    u = make_url(url)
-    return psycopg.connect(
-        host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database, autocommit=True
-    )
+    return connect(url, autocommit=True)
 
 
 def copy_rows(conn: psycopg.Connection, table: str, rows: list[dict]) -> None:
-    with conn.cursor().copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+    """The bare backend's write: the same rows metamon's writer COPies, straight into `table`."""
+    with conn.cursor().copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [json.dumps(row[c]) if c in JSON_COLUMNS and row[c] is not None else row[c] for c in COLUMNS]
-            )
+            copy.write_row([copy_value(c, row[c]) for c in COPY_COLUMNS])
 
 
 def es_document(row: dict) -> dict:

@@ -4,8 +4,8 @@ import time
 from dataclasses import dataclass
 
 import httpx
-import psycopg
-from sqlalchemy.engine import make_url
+
+from monitoring.db.connect import connect
 
 # One client for every probe: building a client per call costs ~30 ms of TLS setup even for plain HTTP.
 _http = httpx.Client(trust_env=False)
@@ -39,17 +39,8 @@ def _timed(name: str, check) -> ProbeResult:
 
 
 def probe_database(database_url: str, timeout: float) -> ProbeResult:
-    url = make_url(database_url)
-
     def check() -> str:
-        with psycopg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            dbname=url.database,
-            connect_timeout=max(1, int(timeout)),
-        ) as conn:
+        with connect(database_url, connect_timeout=max(1, int(timeout))) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
         return f"PostgreSQL {version}"
 

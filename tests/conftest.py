@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from monitoring.api.main import create_app
 from monitoring.db import migrate
+from monitoring.db.connect import connect
 from monitoring.db.session import session_factory, session_scope
 from monitoring.keys import create_key
 from monitoring.search import indexer
@@ -50,15 +51,7 @@ def base_settings() -> Settings:
 
 
 def _admin(settings: Settings) -> psycopg.Connection:
-    url = make_url(settings.maintenance_database_url)
-    return psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-    )
+    return connect(settings.maintenance_database_url, autocommit=True)
 
 
 def create_database(settings: Settings, name: str) -> str:

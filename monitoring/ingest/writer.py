@@ -56,18 +56,18 @@ def trace_row(project_id: uuid.UUID, item: TraceIn) -> dict:
     }
 
 
-COLUMNS = [c.name for c in Trace.__table__.columns if c.name != "created_at"]
+COPY_COLUMNS = [c.name for c in Trace.__table__.columns if c.name != "created_at"]
 JSON_COLUMNS = {c.name for c in Trace.__table__.columns if isinstance(c.type, JSONB)}
 _STAGE = "ingest_traces_stage"
 _UPSERT = (
-    f"INSERT INTO traces ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {_STAGE} "
+    f"INSERT INTO traces ({', '.join(COPY_COLUMNS)}) SELECT {', '.join(COPY_COLUMNS)} FROM {_STAGE} "
     "ON CONFLICT (project_id, external_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in UPDATABLE if c != "updated_at")
     + ", updated_at = now() RETURNING external_id, id"
 )
 
 
-def _copy_value(column: str, value):
+def copy_value(column: str, value):
     return Jsonb(value) if column in JSON_COLUMNS and value is not None else value
 
 
@@ -83,11 +83,9 @@ def upsert_traces(session: Session, project_id: uuid.UUID, rows: list[dict]) -> 
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE traces INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    with cursor.copy(f"COPY {_STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {_STAGE} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in unique:
-            copy.write_row(
-                [Jsonb(row[c]) if c in JSON_COLUMNS and row[c] is not None else row[c] for c in COLUMNS]
-            )
+            copy.write_row([copy_value(c, row[c]) for c in COPY_COLUMNS])
     cursor.execute(_UPSERT)
     found = dict(cursor.fetchall())
     cursor.execute(f"DELETE FROM {_STAGE}")  # the next batch in this transaction starts clean

@@ -7,10 +7,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
+from monitoring.db.connect import connect
 from monitoring.settings import Settings
 from monitoring.stack import StackError
 from monitoring.stack.services import elasticsearch_home
@@ -151,15 +150,7 @@ def init_postgres(settings: Settings, user: str | None, say) -> None:
 
 def ensure_database(settings: Settings) -> None:
     """Create the application database if missing (CREATE DATABASE cannot run in a transaction)."""
-    url = make_url(settings.maintenance_database_url)
-    with psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-    ) as conn:
+    with connect(settings.maintenance_database_url, autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
         ).fetchone()

@@ -47,3 +47,17 @@ def test_openapi_operation_ids_are_unique_and_named_by_resource(client):
     assert len(ids) == len(set(ids))
     assert "health-health" in ids
     assert "projects-current_project" in ids
+
+
+def test_last_use_is_recorded_outside_the_request_and_at_most_once_a_minute(client, database_url):
+    from sqlalchemy import select
+
+    key, plaintext = _key(database_url, "p-touch")
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/api/v1/projects/current", headers=headers).status_code == 200
+    with session_scope(database_url) as session:
+        first = session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key.id))
+    assert first is not None
+    assert client.get("/api/v1/projects/current", headers=headers).status_code == 200
+    with session_scope(database_url) as session:
+        assert session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key.id)) == first
