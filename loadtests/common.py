@@ -1,5 +1,6 @@
 """Shared by the benchmarks: realistic ~1 KB traces, percentiles, peak RSS, and servers to measure."""
 
+import itertools
 import os
 import random
 import signal
@@ -13,69 +14,76 @@ from pathlib import Path
 
 import httpx
 
-WORDS = [
-    "refund",
-    "order",
-    "invoice",
-    "shipping",
-    "delay",
-    "account",
-    "password",
-    "reset",
-    "warranty",
-    "billing",
-    "address",
-    "payment",
-    "card",
-    "subscription",
-    "cancel",
-    "upgrade",
-    "plan",
-    "discount",
-    "coupon",
-    "delivery",
-    "tracking",
-    "return",
-    "policy",
-    "contract",
-    "insulin",
-    "dosage",
-    "diabetes",
-    "prescription",
-    "appointment",
-    "lab",
-    "results",
-    "travel",
-    "booking",
-    "flight",
-    "hotel",
+# Topic words tie a trace to its domain; the rest of the text is drawn from a Zipf-distributed vocabulary of
+# 5,000 made-up words, so terms have realistic selectivity (a few very common, most rare).
+TOPICS = {
+    "billing": ["refund", "invoice", "payment", "card", "subscription", "discount", "coupon", "charge"],
+    "shipping": ["parcel", "delivery", "tracking", "courier", "return", "warehouse", "delay", "address"],
+    "healthcare": [
+        "insulin",
+        "dosage",
+        "diabetes",
+        "prescription",
+        "appointment",
+        "symptoms",
+        "allergy",
+        "lab",
+    ],
+    "travel": ["flight", "hotel", "booking", "luggage", "visa", "itinerary", "airport", "cancellation"],
+    "general": ["password", "account", "reset", "settings", "profile", "warranty", "contract", "policy"],
+}
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "ti",
+    "vo",
+    "ze",
+    "po",
+    "da",
+    "fi",
+    "gu",
+    "he",
+    "ju",
+    "by",
+    "qu",
+    "wa",
 ]
+VOCABULARY = [a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES][:5000]
+_CUMULATIVE = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
 APPS, MODELS, DOMAINS = (
     ["support-bot", "assistant", "search"],
     ["gpt-4o", "gpt-4o-mini", "claude-3"],
-    ["billing", "shipping", "healthcare", "travel", "general"],
+    list(TOPICS),
 )
 METAMON = str(Path(sys.executable).parent / "metamon")
 
 
-def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+def sentence(rng: random.Random, n: int, domain: str) -> str:
+    words = rng.choices(VOCABULARY, cum_weights=_CUMULATIVE, k=n)
+    for _ in range(2):
+        words[rng.randrange(n)] = rng.choice(TOPICS[domain])
+    return " ".join(words)
 
 
 def make_trace(i: int, rng: random.Random, t0: datetime) -> dict:
     """One trace of about 1 KB of JSON, as an application would send it."""
+    domain = DOMAINS[i % 5]
     return {
         "id": f"bench-{i}",
         "timestamp": (t0 + timedelta(seconds=i)).isoformat(),
         "app": APPS[i % 3],
         "model": MODELS[i % 3 if i % 7 else 1],
-        "domain": DOMAINS[i % 5],
+        "domain": domain,
         "prompt_version": f"v{i % 4}",
         "session_id": f"s-{i // 10}",
         "user_id": f"u-{i % 1000}",
-        "input": sentence(rng, 30) + "?",
-        "output": sentence(rng, 45) + ".",
-        "retrieved_context": [{"source_id": f"kb-{i % 500}", "content": sentence(rng, 25)}],
+        "input": sentence(rng, 30, domain) + "?",
+        "output": sentence(rng, 45, domain) + ".",
+        "retrieved_context": [{"source_id": f"kb-{i % 500}", "content": sentence(rng, 25, domain)}],
         "latency_seconds": round(rng.lognormvariate(-0.5, 0.6), 3),
         "input_tokens": rng.randint(50, 800),
         "output_tokens": rng.randint(10, 300),
