@@ -2,6 +2,7 @@
 
 from importlib.metadata import version
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -32,12 +33,15 @@ def create_app() -> FastAPI:
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".
     app.mount("/metrics", make_asgi_app())
+    # Raised by SQLAlchemy, or by psycopg itself on the COPY path of ingest.
     app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(psycopg.DataError, _unstorable_value)
     return app
 
 
-async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+async def _unstorable_value(request: Request, exc: DataError | psycopg.DataError) -> JSONResponse:
     """PostgreSQL refused a value the schema let through (a NUL character in text, say): the
     transaction is rolled back, so nothing was written, and the caller learns why."""
-    reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+    cause = getattr(exc, "orig", None) or exc
+    reason = str(cause).splitlines()[0] if str(cause) else "invalid value"
     return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)
