@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitoring.db import migrate
 from monitoring.probes import ProbeResult
 from monitoring.settings import PROJECT_ROOT, Settings
 from monitoring.stack import StackError
@@ -84,7 +85,9 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
         for svc in group:
             _wait_healthy(settings, supervisor, svc, say)
             if svc.name == "postgres":
+                # The API, exporter and indexer need the schema: bring the database to head first.
                 ensure_database(settings)
+                migrate.upgrade(settings.database_url)
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:

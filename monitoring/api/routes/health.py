@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import ProgrammingError
 
 from monitoring.api.deps import SettingsDep
 from monitoring.db.session import session_factory
@@ -47,11 +48,16 @@ async def health(settings: SettingsDep, response: Response) -> Health:
     )
     deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
     pending = None
+    if deps["database"].status == "up":
+        try:
+            pending = await asyncio.to_thread(_backlog, settings.database_url)
+        except ProgrammingError:  # reachable, but the tables are not there
+            deps["database"].status = "down"
+            deps["database"].detail += "; schema missing: run `metamon db upgrade`"
     if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
     else:
-        pending = await asyncio.to_thread(_backlog, settings.database_url)
         overall = "ok" if all(d.status == "up" for d in deps.values()) else "degraded"
     return Health(status=overall, version=version("metamon"), dependencies=deps, index_backlog=pending)
 

@@ -54,3 +54,14 @@ def test_health_is_unavailable_503_when_the_database_is_unreachable(client, sett
     assert resp.status_code == 503
     assert resp.json()["status"] == "unavailable"
     assert resp.json()["dependencies"]["database"]["status"] == "down"
+
+
+def test_health_is_unavailable_503_on_a_database_without_the_schema(client, settings, empty_database):
+    client.app.dependency_overrides[get_settings] = lambda: settings.model_copy(
+        update={"database_url": empty_database}
+    )
+    resp = client.get("/api/v1/health")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "unavailable" and body["index_backlog"] is None
+    assert "schema missing" in body["dependencies"]["database"]["detail"]
