@@ -1,0 +1,1 @@
+"""One evaluator per module. `base.py` says what an evaluator is."""
