@@ -87,7 +87,10 @@ MONTHS = {
 }
 MONTHS |= {m[:3]: i for m, i in list(MONTHS.items())} | {"sept": 9}
 STOP_WORDS = set(
-    ["a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "of", "to", "in", "on", "at", "for", "with", "by", "from", "and", "or", "not", "no", "it", "its", "this", "that", "these", "those", "as", "into", "than", "then", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "me", "my", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might", "must", "shall", "about", "over", "under", "after", "before", "within", "up", "down", "out", "per", "each", "any", "all", "some"]
+    "a an the is are was were be been being of to in on at for with by from and or not no it its this that "
+    "these those as into than then there their they them he she his her we our you your i me my do does did "
+    "has have had can could will would should may might must shall about over under after before within "
+    "up down out per each any all some".split()
 )
 
 _NUMBER = r"\d+(?:\.\d+)?"
