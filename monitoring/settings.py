@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     # Review queue: an evaluator score this close to 0.5 counts as borderline.
     review_borderline_margin: float = 0.15
 
+    # Evaluators. Latency SLA per app ("default" for the others), in seconds.
+    sla_latency_seconds: dict[str, float] = {"default": 2.0}
+    # USD per 1,000 tokens, used when a trace carries no cost of its own.
+    model_prices: dict[str, dict[str, float]] = {
+        "gpt-4o": {"input": 0.0025, "output": 0.01},
+        "gpt-4o-mini": {"input": 0.00015, "output": 0.0006},
+        "claude-3-5-sonnet": {"input": 0.003, "output": 0.015},
+    }
+    # A trace costing more than this fails the cost evaluator.
+    cost_budget_usd: float = 0.05
+    banned_terms: list[str] = []
+
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.
