@@ -15,8 +15,9 @@ REFUSALS = re.compile(
     re.I,
 )
 INJECTION_MARKERS = re.compile(
-    r"(ignore (?:all |any )?(?:previous|prior|above) instructions|disregard (?:the |your )?(?:system|previous) "
-    r"(?:prompt|instructions)|<\|?(?:system|im_start)\|?>|\bBEGIN SYSTEM PROMPT\b|you are now (?:in )?DAN)",
+    r"(ignore (?:all |any )?(?:previous|prior|above) instructions"
+    r"|disregard (?:the |your )?(?:system|previous) (?:prompt|instructions)"
+    r"|<\|?(?:system|im_start)\|?>|\bBEGIN SYSTEM PROMPT\b|you are now (?:in )?DAN)",
     re.I,
 )
 
@@ -34,11 +35,10 @@ class Guardrails(Evaluator):
         failed: dict[str, object] = {}
         if pii := find_pii(output):
             failed["pii"] = sorted(pii)
-        if REFUSALS.search(output):
-            failed["refusal"] = REFUSALS.search(output).group(0)
-        if trace.output_schema:
-            if problem := schema_problem(output, trace.output_schema):
-                failed["schema"] = problem
+        if refusal := REFUSALS.search(output):
+            failed["refusal"] = refusal.group(0)
+        if trace.output_schema and (problem := schema_problem(output, trace.output_schema)):
+            failed["schema"] = problem
         lowered = output.lower()
         if hits := [t for t in self.banned if re.search(rf"\b{re.escape(t)}\b", lowered)]:
             failed["banned_terms"] = hits
