@@ -1,0 +1,24 @@
+"""The evaluators the evaluation agent runs, built from the settings."""
+
+from langchain_core.language_models import BaseChatModel
+
+from agents.evaluation.evaluators.base import Evaluator
+from agents.evaluation.evaluators.cost import Cost
+from agents.evaluation.evaluators.embedding_similarity import EmbeddingSimilarity
+from agents.evaluation.evaluators.fact_accuracy import FactAccuracy
+from agents.evaluation.evaluators.guardrails import Guardrails
+from agents.evaluation.evaluators.llm_judge import LlmJudge
+from agents.evaluation.evaluators.sla import Sla
+from monitoring.settings import Settings
+
+
+def build_evaluators(settings: Settings, chat_model: BaseChatModel | None = None) -> list[Evaluator]:
+    """Every evaluator, available or not: an unavailable one says why and scores nothing."""
+    return [
+        FactAccuracy(),
+        Guardrails(settings.banned_terms),
+        Sla(settings.sla_latency_seconds),
+        Cost(settings.model_prices, settings.cost_budget_usd),
+        LlmJudge(chat_model),
+        EmbeddingSimilarity(),
+    ]
