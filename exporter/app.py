@@ -1,5 +1,6 @@
 """The exporter process: a registry of metamon's collectors served on /metrics (`metamon exporter`)."""
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,8 @@ from prometheus_client.registry import Collector
 from exporter.collectors.index_backlog import IndexBacklogCollector
 from monitoring.db.session import session_factory
 from monitoring.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class SelfCollector(Collector):
@@ -28,6 +31,7 @@ class SelfCollector(Collector):
                 families.extend(collector.collect())
             except Exception:  # one failing source must not hide the others
                 self.errors += 1
+                log.exception("collector %s failed", type(collector).__name__)
         yield from families
         yield GaugeMetricFamily(
             "metamon_exporter_scrape_duration_seconds",
