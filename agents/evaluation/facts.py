@@ -141,14 +141,21 @@ def dates(text: str) -> set[date]:
 
 
 def _without_dates(text: str) -> str:
+    if not any(ch.isdigit() for ch in text):  # every date form has digits: most text skips the regexes
+        return text
     for pattern, _ in _DATES:
         text = pattern.sub(" ", text)
     return text
 
 
-def quantities(text: str) -> set[Quantity]:
+def prepared(text: str) -> str:
+    """Cleaned, with dates taken out (they are matched as dates, not as numbers or words)."""
+    return _without_dates(clean(text))
+
+
+def quantities(text: str, *, ready: bool = False) -> set[Quantity]:
     found = set()
-    for match in _QUANTITY.finditer(_without_dates(clean(text))):
+    for match in _QUANTITY.finditer(text if ready else prepared(text)):
         unit = match.group("pre") or match.group("unit") or ""
         found.add(Quantity(float(match.group("num")), UNITS.get(unit.lower(), unit.lower())))
     return found
@@ -162,8 +169,8 @@ def stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def content_words(text: str) -> set[str]:
-    words = _WORD.findall(_without_dates(clean(text)))
+def content_words(text: str, *, ready: bool = False) -> set[str]:
+    words = _WORD.findall(text if ready else prepared(text))
     return {stem(w) for w in words if w not in STOP_WORDS and w not in UNITS and w not in MONTHS}
 
 

@@ -2,20 +2,37 @@
 against; without a reference, groundedness: the share of the output's claims its retrieved context
 supports. Every score says which facts were missing or contradicted."""
 
+from dataclasses import dataclass
+
 from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
-from agents.evaluation.facts import clean, content_words, dates, quantities, quoted, sentences
+from agents.evaluation.facts import clean, content_words, dates, prepared, quantities, quoted, sentences
 
 PASS_THRESHOLD = 0.9
 SUPPORT_THRESHOLD = 0.6  # share of a claim's content words found in the context
 
 
-def check_fact(fact: str, output: str) -> str:
+@dataclass(frozen=True)
+class Features:
+    """What a text says, in normal form; computed once per text, compared per fact."""
+
+    text: str
+    quantities: set
+    dates: set
+    words: set[str]
+
+    @classmethod
+    def of(cls, text: str) -> "Features":
+        ready = prepared(text)
+        return cls(clean(text), quantities(ready, ready=True), dates(text), content_words(ready, ready=True))
+
+
+def check_fact(fact: str, output: Features) -> str:
     """'stated', 'missing' or 'contradicted'."""
-    out_q, fact_q = quantities(output), quantities(fact)
-    out_d, fact_d = dates(output), dates(fact)
-    phrases_ok = all(p in clean(output) for p in quoted(fact))
-    words = content_words(fact) - {w for q in fact_q for w in (q.unit,)}
-    out_words = content_words(output)
+    out_q, fact_q = output.quantities, quantities(fact)
+    out_d, fact_d = output.dates, dates(fact)
+    phrases_ok = all(p in output.text for p in quoted(fact))
+    words = content_words(fact) - {q.unit for q in fact_q}
+    out_words = output.words
     coverage = len(words & out_words) / len(words) if words else 1.0
 
     if fact_q or fact_d:
@@ -51,7 +68,8 @@ class FactAccuracy(Evaluator):
         return None
 
     def _against_reference(self, facts: list[str], output: str) -> Score:
-        verdicts = {fact: check_fact(fact, output) for fact in facts}
+        features = Features.of(output)
+        verdicts = {fact: check_fact(fact, features) for fact in facts}
         stated = [f for f, v in verdicts.items() if v == "stated"]
         missing = [f for f, v in verdicts.items() if v == "missing"]
         contradicted = [f for f, v in verdicts.items() if v == "contradicted"]
