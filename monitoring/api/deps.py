@@ -26,7 +26,9 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits when the route returns and before the response is sent,
+# so a client never sees a 200 for a write that then fails to commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `metamon keys create`.")
 
