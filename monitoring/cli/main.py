@@ -35,11 +35,15 @@ def serve(
 
 
 @app.command()
-def exporter() -> None:
-    """Serve the Prometheus exporter's /metrics (METAMON_EXPORTER_PORT)."""
+def exporter(
+    port: Annotated[int | None, typer.Option(help="Default: METAMON_EXPORTER_PORT.")] = None,
+) -> None:
+    """Serve the Prometheus exporter's /metrics."""
     from exporter.app import serve as serve_exporter
 
     settings = get_settings()
+    if port:
+        settings = settings.model_copy(update={"exporter_port": port})
     configure_logging(settings.log_level)
     serve_exporter(settings)
 

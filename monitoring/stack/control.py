@@ -74,7 +74,13 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
     if "postgres" in names:
         init_postgres(settings, user, say)
     write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
-    supervisor.ensure_running(render_config(settings, stack_services(settings), user))
+    if supervisor.ensure_running(render_config(settings, stack_services(settings), user)):
+        # A changed config restarted supervisord, which stopped everything: bring back what ran.
+        wanted += [
+            s
+            for s in stack_services(settings)
+            if s.name not in names and states.get(s.name, {}).get("statename") == "RUNNING"
+        ]
 
     for group in (
         [s for s in wanted if s.name not in APP_SERVICES],

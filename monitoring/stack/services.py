@@ -98,7 +98,7 @@ def stack_services(settings: Settings) -> list[Service]:
         ),
         Service(
             name="api",
-            command=[str(venv_bin / "metamon"), "serve"],
+            command=[str(venv_bin / "metamon"), "serve", "--port", str(s.api_port)],
             port=s.api_port,
             port_setting="METAMON_API_PORT",
             probe=lambda: probe_http_ready(
@@ -107,7 +107,7 @@ def stack_services(settings: Settings) -> list[Service]:
         ),
         Service(
             name="exporter",
-            command=[str(venv_bin / "metamon"), "exporter"],
+            command=[str(venv_bin / "metamon"), "exporter", "--port", str(s.exporter_port)],
             port=s.exporter_port,
             port_setting="METAMON_EXPORTER_PORT",
             probe=lambda: probe_http_ready(

@@ -88,12 +88,13 @@ class Supervisor:
         except (OSError, xmlrpc.client.Fault):
             return False
 
-    def ensure_running(self, config: str) -> None:
-        """Start supervisord with `config`; restart it when the config changed (ports, paths)."""
+    def ensure_running(self, config: str) -> bool:
+        """Start supervisord with `config`; restart it when the config changed (ports, paths).
+        True when it (re)started, which means every service it ran is stopped now."""
         current = self.config_path.read_text() if self.config_path.exists() else None
         if self.running():
             if current == config:
-                return
+                return False
             self.shutdown()
         self.config_path.write_text(config)
         supervisord = Path(sys.executable).parent / "supervisord"
@@ -104,7 +105,7 @@ class Supervisor:
             raise StackError(f"supervisord did not start: {result.stderr.strip() or result.stdout.strip()}")
         for _ in range(50):
             if self.running():
-                return
+                return True
             time.sleep(0.1)
         raise StackError(f"supervisord did not answer on {socket_path(self.settings)}")
 
