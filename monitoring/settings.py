@@ -76,6 +76,21 @@ class Settings(BaseSettings):
     cost_budget_usd: float = 0.05
     banned_terms: list[str] = []
 
+    # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token.
+    alert_webhook_token: str = "metamon-local-webhook-token"
+    # Slack incoming-webhook URL for critical alerts; no Slack receiver is rendered while it is empty.
+    slack_webhook_url: str = ""
+    # SMTP for alert emails and the daily digest (the local stack has no mail server of its own).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "metamon@localhost"
+    alert_email_to: list[str] = ["sre@localhost"]
+    digest_email_to: list[str] = ["ml-team@localhost"]
+    # Links in alert annotations and emails point here (dashboards have fixed UIDs).
+    grafana_url: str = "http://127.0.0.1:3000"
+
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.
