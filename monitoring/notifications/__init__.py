@@ -1,0 +1,1 @@
+"""Outgoing notifications: SMTP delivery and the daily digest email."""
