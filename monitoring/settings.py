@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # A trace costing more than this fails the cost evaluator.
     cost_budget_usd: float = 0.05
     banned_terms: list[str] = []
+    # Bucket bounds of metamon_request_duration_seconds. The counters store cumulative counts per
+    # bound, so changing this list needs the usage_counters table emptied.
+    latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
 
     # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token.
     alert_webhook_token: str = "metamon-local-webhook-token"

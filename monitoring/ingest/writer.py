@@ -18,10 +18,16 @@ from monitoring.db.models import Span, Trace
 from monitoring.ingest.otlp import OtelSpan, trace_fields
 from monitoring.ingest.schemas import TraceIn
 from monitoring.outbox import enqueue_trace_index
+from monitoring.settings import Settings
+from monitoring.usage import count_usage
 
-# Columns a re-sent trace overwrites (everything but identity and creation time).
+# Bookkeeping columns the writer never copies: the usage counters and the evaluation agent own them.
+BOOKKEEPING = ("created_at", "counted_at", "evaluated_at")
+# Columns a re-sent trace overwrites (everything but identity and bookkeeping).
 UPDATABLE = [
-    c.name for c in Trace.__table__.columns if c.name not in ("id", "project_id", "external_id", "created_at")
+    c.name
+    for c in Trace.__table__.columns
+    if c.name not in ("id", "project_id", "external_id", *BOOKKEEPING)
 ]
 
 
@@ -56,14 +62,15 @@ def trace_row(project_id: uuid.UUID, item: TraceIn) -> dict:
     }
 
 
-COPY_COLUMNS = [c.name for c in Trace.__table__.columns if c.name != "created_at"]
+COPY_COLUMNS = [c.name for c in Trace.__table__.columns if c.name not in BOOKKEEPING]
 JSON_COLUMNS = {c.name for c in Trace.__table__.columns if isinstance(c.type, JSONB)}
 _STAGE = "ingest_traces_stage"
 _UPSERT = (
     f"INSERT INTO traces ({', '.join(COPY_COLUMNS)}) SELECT {', '.join(COPY_COLUMNS)} FROM {_STAGE} "
     "ON CONFLICT (project_id, external_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in UPDATABLE if c != "updated_at")
-    + ", updated_at = now() RETURNING external_id, id"
+    # A changed trace is scored again; it is not counted again (usage counts each trace once).
+    + ", updated_at = now(), evaluated_at = NULL RETURNING external_id, id"
 )
 
 
@@ -102,7 +109,7 @@ def replace_spans(session: Session, spans_by_trace: dict[uuid.UUID, list[dict]])
 
 
 def ingest_batch(
-    session: Session, project_id: uuid.UUID, items: list[TraceIn]
+    session: Session, settings: Settings, project_id: uuid.UUID, items: list[TraceIn]
 ) -> list[tuple[str, uuid.UUID]]:
     """Store a batch; returns (client id, trace id) for each item, in order."""
     rows = [trace_row(project_id, item) for item in items]
@@ -114,10 +121,13 @@ def ingest_batch(
     }
     replace_spans(session, spans)
     enqueue_trace_index(session, project_id, ids.values())
+    count_usage(session, settings, ids.values())
     return [(row["external_id"], ids[row["external_id"]]) for row in rows]
 
 
-def ingest_spans(session: Session, project_id: uuid.UUID, spans: list[OtelSpan]) -> dict[str, uuid.UUID]:
+def ingest_spans(
+    session: Session, settings: Settings, project_id: uuid.UUID, spans: list[OtelSpan]
+) -> dict[str, uuid.UUID]:
     """Store OTLP spans; create their traces when first seen and re-derive every touched trace's
     fields from all its stored spans. Returns {OTel trace id: trace id}."""
     by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
@@ -185,7 +195,11 @@ def ingest_spans(session: Session, project_id: uuid.UUID, spans: list[OtelSpan])
         stored[span.trace_id].append(span)
     session.execute(
         update(Trace),
-        [{"id": trace_id, **trace_fields(group), "updated_at": now} for trace_id, group in stored.items()],
+        [
+            {"id": trace_id, **trace_fields(group), "updated_at": now, "evaluated_at": None}
+            for trace_id, group in stored.items()
+        ],
     )
     enqueue_trace_index(session, project_id, ids.values())
+    count_usage(session, settings, ids.values(), require_root_span=True)
     return ids

@@ -53,7 +53,7 @@ async def export_traces(
     except OtlpError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     if spans:
-        await run_in_threadpool(ingest_spans, session, principal.project_id, spans)
+        await run_in_threadpool(ingest_spans, session, settings, principal.project_id, spans)
     reply = ExportTraceServiceResponse()
     if media_type == PROTOBUF:
         return Response(reply.SerializeToString(), media_type=PROTOBUF)

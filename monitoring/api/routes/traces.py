@@ -61,7 +61,7 @@ async def ingest_traces(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"batch of {len(batch.traces)} traces exceeds the limit of {settings.ingest_max_batch}",
         )
-    stored = await run_in_threadpool(ingest_batch, session, principal.project_id, batch.traces)
+    stored = await run_in_threadpool(ingest_batch, session, settings, principal.project_id, batch.traces)
     return IngestResult(
         accepted=len(stored), traces=[IngestedTrace(id=ext, trace_id=str(tid)) for ext, tid in stored]
     )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,6 +33,8 @@ class Trace(Base):
         CheckConstraint(check_in("status", TRACE_STATUSES), name="status_known"),
         Index("ix_traces_project_timestamp", "project_id", "timestamp"),
         Index("ix_traces_project_app_model_timestamp", "project_id", "app", "model", "timestamp"),
+        # The evaluation agent's work queue: traces stored or changed since they were last scored.
+        Index("ix_traces_unevaluated", "timestamp", postgresql_where=text("evaluated_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -62,6 +65,10 @@ class Trace(Base):
     guardrails: Mapped[list] = mapped_column(default=list)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     metadata_: Mapped[dict] = mapped_column("metadata", default=dict)
+    # Set when the usage counters have counted this trace (once, ever); cleared never.
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the evaluation agent scored it; a re-sent or completed trace clears it to be scored again.
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

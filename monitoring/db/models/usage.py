@@ -1,0 +1,45 @@
+"""Counters behind the exporter's `_total` series. They live in PostgreSQL, so they survive restarts,
+agree across API workers and replicas, and keep counting after retention deletes old traces."""
+
+import uuid
+
+from sqlalchemy import ARRAY, BigInteger, Float, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitoring.db.base import Base
+
+
+class UsageCounter(Base):
+    """Requests counted once per trace, when the trace is first complete (see monitoring/usage.py)."""
+
+    __tablename__ = "usage_counters"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    app: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    sla_violations: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    # Latency histogram: cumulative counts per bucket bound of settings.latency_buckets_seconds.
+    latency_buckets: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
+    latency_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class EvaluationCounter(Base):
+    """Evaluations performed and failed, per app and evaluator (the evaluation agent adds to them)."""
+
+    __tablename__ = "evaluation_counters"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    app: Mapped[str] = mapped_column(String(200), primary_key=True)
+    evaluator: Mapped[str] = mapped_column(String(100), primary_key=True)
+    evaluations: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
