@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from monitoring.settings import Settings
 
 # An OTLP trace is complete once its root span is stored; a REST trace is complete when sent.
-_ROOT_SPAN_STORED = "AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.id AND s.parent_span_id IS NULL)"
+_ROOT_SPAN_STORED = (
+    "AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.id AND s.parent_span_id IS NULL)"
+)
 
 
 def _statement(buckets: list[float], require_root_span: bool) -> str:

@@ -77,7 +77,8 @@ def test_an_otlp_trace_counts_once_when_its_root_span_arrives(client, make_key, 
     export(span("00f067aa0ba902b7", None, 1_700_000_000_000_000_000, 1_700_000_001_500_000_000))
     export(span("00f067aa0ba902b7", None, 1_700_000_000_000_000_000, 1_700_000_001_500_000_000))
     rows = counters(database_url, "usage-otlp")
-    assert [(key, r.requests, r.latency_count) for key, r in rows.items()] == [(("default", "gpt-4o", "ok"), 1, 1)]
+    summary = [(key, r.requests, r.latency_count) for key, r in rows.items()]
+    assert summary == [(("default", "gpt-4o", "ok"), 1, 1)]
 
 
 def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
@@ -98,7 +99,8 @@ def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
         def send(i: int) -> int:
             # Overlapping batches: every trace id is sent by two requests.
             batch = [trace(j, app=f"app-{j % 3}") for j in range(i * 25, i * 25 + 50)]
-            return httpx.post(f"{url}/api/v1/traces", json={"traces": batch}, headers=headers, timeout=30).status_code
+            response = httpx.post(f"{url}/api/v1/traces", json={"traces": batch}, headers=headers, timeout=30)
+            return response.status_code
 
         with ThreadPoolExecutor(12) as pool:
             assert set(pool.map(send, range(40))) == {200}
