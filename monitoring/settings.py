@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # A trace costing more than this fails the cost evaluator.
     cost_budget_usd: float = 0.05
     banned_terms: list[str] = []
+    # Evaluation agent: traces scored per transaction; the window an evaluation run summarises; the
+    # trailing days a run is compared with when its scope has no pinned baseline run.
+    evaluation_batch_size: int = 500
+    evaluation_window_seconds: int = 3600
+    evaluation_baseline_days: int = 7
     # Bucket bounds of metamon_request_duration_seconds. The counters store cumulative counts per
     # bound, so changing this list needs the usage_counters table emptied.
     latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]

@@ -1,0 +1,138 @@
+"""Scoring: every stored trace not yet scored gets one row per applicable evaluator.
+
+Batched and resumable: each batch is claimed with FOR UPDATE SKIP LOCKED, scored and committed with
+its `evaluated_at` mark, so any number of processes share the work, a crash loses at most one batch,
+and a trace is never scored twice unless it changes (a re-sent trace clears its mark)."""
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.evaluation.evaluators.base import Evaluator
+from monitoring.db.models import Trace
+from monitoring.outbox import enqueue_trace_index
+
+# The columns evaluators read (see evaluators/base.py TraceLike), plus identity.
+_COLUMNS = [
+    Trace.id,
+    Trace.project_id,
+    Trace.app,
+    Trace.model,
+    Trace.input,
+    Trace.output,
+    Trace.retrieved_context,
+    Trace.reference,
+    Trace.output_schema,
+    Trace.latency_seconds,
+    Trace.input_tokens,
+    Trace.output_tokens,
+    Trace.cost_usd,
+    Trace.status,
+    Trace.error_type,
+]
+
+_UPSERT_SCORES = text(
+    """
+INSERT INTO trace_evaluations (trace_id, project_id, evaluator, kind, score, passed, reason, details)
+SELECT * FROM unnest(CAST(:trace_ids AS uuid[]), CAST(:project_ids AS uuid[]), CAST(:evaluators AS text[]),
+    CAST(:kinds AS text[]), CAST(:scores AS float8[]), CAST(:passed AS bool[]), CAST(:reasons AS text[]),
+    CAST(:details AS jsonb[]))
+ON CONFLICT (trace_id, evaluator) DO UPDATE SET kind = EXCLUDED.kind, score = EXCLUDED.score,
+    passed = EXCLUDED.passed, reason = EXCLUDED.reason, details = EXCLUDED.details, created_at = now()
+"""
+)
+
+_COUNT = text(
+    """
+INSERT INTO evaluation_counters AS c (project_id, app, evaluator, evaluations, failures)
+SELECT * FROM unnest(CAST(:project_ids AS uuid[]), CAST(:apps AS text[]), CAST(:evaluators AS text[]),
+    CAST(:evaluations AS bigint[]), CAST(:failures AS bigint[]))
+ON CONFLICT (project_id, app, evaluator) DO UPDATE SET
+    evaluations = c.evaluations + EXCLUDED.evaluations, failures = c.failures + EXCLUDED.failures
+"""
+)
+
+
+def score_batch(session: Session, evaluators: list[Evaluator], batch_size: int, project_id=None) -> int:
+    """Claim, score and mark one batch in the session's transaction; returns how many traces it scored."""
+    query = select(*_COLUMNS).where(Trace.evaluated_at.is_(None))
+    if project_id is not None:
+        query = query.where(Trace.project_id == project_id)
+    traces = session.execute(
+        query.order_by(Trace.timestamp).limit(batch_size).with_for_update(of=Trace, skip_locked=True)
+    ).all()
+    if not traces:
+        return 0
+    scores: dict[str, list] = {k: [] for k in ("trace_ids", "project_ids", "evaluators", "kinds")}
+    scores.update({k: [] for k in ("scores", "passed", "reasons", "details")})
+    counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
+    failures: Counter[tuple[uuid.UUID, str, str]] = Counter()
+    for trace in traces:
+        for evaluator in evaluators:
+            result = evaluator.evaluate(trace)
+            if result is None:
+                continue
+            for key, value in zip(
+                scores,
+                (
+                    trace.id,
+                    trace.project_id,
+                    evaluator.name,
+                    evaluator.kind,
+                    result.score,
+                    result.passed,
+                    result.reason,
+                    Jsonb(result.details),
+                ),
+                strict=True,
+            ):
+                scores[key].append(value)
+            counter_key = (trace.project_id, trace.app, evaluator.name)
+            counts[counter_key] += 1
+            failures[counter_key] += result.passed is False
+    ids = [t.id for t in traces]
+    session.execute(_UPSERT_SCORES, scores)
+    session.execute(text("UPDATE traces SET evaluated_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
+    keys = sorted(counts, key=lambda k: (str(k[0]), k[1], k[2]))  # one lock order: no deadlocks
+    session.execute(
+        _COUNT,
+        {
+            "project_ids": [k[0] for k in keys],
+            "apps": [k[1] for k in keys],
+            "evaluators": [k[2] for k in keys],
+            "evaluations": [counts[k] for k in keys],
+            "failures": [failures[k] for k in keys],
+        },
+    )
+    # Scores are searchable: the traces are re-indexed with them.
+    for project in {t.project_id for t in traces}:
+        enqueue_trace_index(session, project, [t.id for t in traces if t.project_id == project])
+    return len(traces)
+
+
+def score_pending(
+    sessions: sessionmaker[Session],
+    evaluators: list[Evaluator],
+    *,
+    batch_size: int,
+    project_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Score unscored traces batch by batch until none is left (or `limit` is reached)."""
+    usable = [e for e in evaluators if e.available()[0]]
+    total = 0
+    while limit is None or total < limit:
+        size = batch_size if limit is None else min(batch_size, limit - total)
+        with sessions() as session, session.begin():
+            scored = score_batch(session, usable, size, project_id)
+        if not scored:
+            break
+        total += scored
+        if progress:
+            progress(scored)
+    return total
