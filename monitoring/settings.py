@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     evaluation_batch_size: int = 500
     evaluation_window_seconds: int = 3600
     evaluation_baseline_days: int = 7
+    # Monitor agent: per app and signal, the last bucket against the EWMA of the trailing buckets.
+    monitor_bucket_seconds: int = 300
+    monitor_history_buckets: int = 288  # 24 hours of 5-minute buckets
+    monitor_min_samples: int = 20  # traces a bucket needs to count
+    monitor_min_history: int = 6  # buckets of history before anything is judged
+    monitor_ewma_alpha: float = 0.3
+    monitor_z_threshold: float = 3.0
+    # The deviation a z-score divides by is at least this (absolute) or this share of the mean.
+    monitor_std_floor: float = 0.01
+    monitor_std_floor_relative: float = 0.05
     # Bucket bounds of metamon_request_duration_seconds. The counters store cumulative counts per
     # bound, so changing this list needs the usage_counters table emptied.
     latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
@@ -98,6 +108,16 @@ class Settings(BaseSettings):
     digest_email_to: list[str] = ["ml-team@localhost"]
     # Links in alert annotations and emails point here (dashboards have fixed UIDs).
     grafana_url: str = "http://127.0.0.1:3000"
+    # Research agent: a dimension value is tested only with this many traces in the window, and compared
+    # with its own baseline only with this many there (else with the whole baseline).
+    research_min_samples: int = 30
+    # Family-wise significance of the segment tests (Bonferroni over the values tested per alert).
+    research_significance: float = 0.01
+    # The baseline window when the caller gives none: this many days before the alert's window.
+    research_baseline_days: float = 7.0
+    # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
+    research_evidence_traces: int = 20
+    research_evidence_reasons: int = 10
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
