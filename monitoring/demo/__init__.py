@@ -1,0 +1,1 @@
+"""A deterministic sample target app for the demo and the tests of the validation agent."""
