@@ -65,15 +65,16 @@ def test_send_delivers_to_every_recipient_without_login(settings, inbox):
     assert received.message.get_content().strip() == "body"
 
 
+def _login(settings, port: int, password: str = "s3cret"):
+    return settings.model_copy(
+        update={"smtp_port": port, "smtp_username": "digest", "smtp_password": password}
+    )
+
+
 def test_login_without_tls_when_the_server_offers_none(settings):
     authenticator = Authenticator("digest", "s3cret")
     with smtp_inbox(authenticator=authenticator, auth_require_tls=False) as inbox:
-        send_email(
-            _message(),
-            settings.model_copy(
-                update={"smtp_port": inbox.port, "smtp_username": "digest", "smtp_password": "s3cret"}
-            ),
-        )
+        send_email(_message(), _login(settings, inbox.port))
     assert authenticator.attempts == [(b"digest", b"s3cret", False)]
     assert len(inbox.received) == 1
 
@@ -82,43 +83,33 @@ def test_starttls_before_login_when_the_server_offers_it(settings, certificate, 
     # The client trusts exactly this self-signed certificate, through OpenSSL's standard variable.
     monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
     authenticator = Authenticator("digest", "s3cret")
-    with smtp_inbox(
-        authenticator=authenticator, tls_context=_tls_context(certificate), require_starttls=True
-    ) as inbox:
-        send_email(
-            _message(),
-            settings.model_copy(
-                update={"smtp_port": inbox.port, "smtp_username": "digest", "smtp_password": "s3cret"}
-            ),
-        )
+    tls = _tls_context(certificate)
+    with smtp_inbox(authenticator=authenticator, tls_context=tls, require_starttls=True) as inbox:
+        send_email(_message(), _login(settings, inbox.port))
     assert authenticator.attempts == [(b"digest", b"s3cret", True)]
     assert len(inbox.received) == 1
 
 
 def test_an_untrusted_certificate_stops_before_credentials_are_sent(settings, certificate):
     authenticator = Authenticator("digest", "s3cret")
-    with smtp_inbox(authenticator=authenticator, tls_context=_tls_context(certificate)) as inbox:
-        with pytest.raises(EmailDeliveryError, match="certificate verify failed"):
-            send_email(
-                _message(),
-                settings.model_copy(
-                    update={"smtp_port": inbox.port, "smtp_username": "digest", "smtp_password": "s3cret"}
-                ),
-            )
+    with (
+        smtp_inbox(authenticator=authenticator, tls_context=_tls_context(certificate)) as inbox,
+        pytest.raises(EmailDeliveryError, match="certificate verify failed"),
+    ):
+        send_email(_message(), _login(settings, inbox.port))
     assert authenticator.attempts == []
     assert inbox.received == []
 
 
 def test_wrong_credentials_are_a_delivery_error(settings):
     authenticator = Authenticator("digest", "s3cret")
-    with smtp_inbox(authenticator=authenticator, auth_require_tls=False) as inbox:
-        with pytest.raises(EmailDeliveryError, match=rf"127\.0\.0\.1:{inbox.port}.*535"):
-            send_email(
-                _message(),
-                settings.model_copy(
-                    update={"smtp_port": inbox.port, "smtp_username": "digest", "smtp_password": "wrong"}
-                ),
-            )
+    with (
+        smtp_inbox(authenticator=authenticator, auth_require_tls=False) as inbox,
+        pytest.raises(EmailDeliveryError) as error,
+    ):
+        send_email(_message(), _login(settings, inbox.port, password="wrong"))
+    assert f"SMTP server 127.0.0.1:{inbox.port}" in str(error.value)
+    assert "535" in str(error.value)
     assert inbox.received == []
 
 
