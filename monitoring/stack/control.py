@@ -4,6 +4,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
+from monitoring.alerting import alertmanager_messages
+from monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
+from monitoring.alerting.alertmanager_config import render as render_alertmanager
 from monitoring.db import migrate
 from monitoring.probes import ProbeResult
 from monitoring.settings import PROJECT_ROOT, Settings
@@ -17,7 +22,7 @@ from monitoring.stack.prepare import (
     port_taken,
     stack_user,
 )
-from monitoring.stack.services import APP_SERVICES, Service, stack_services
+from monitoring.stack.services import APP_SERVICES, Service, alertmanager_dir, stack_services
 from monitoring.stack.supervisor import Supervisor, log_path, render_config
 from monitoring.stack.targets import write_prometheus_targets
 
@@ -74,6 +79,7 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
     if "postgres" in names:
         init_postgres(settings, user, say)
     write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
+    _render_alertmanager(settings, running=states.get("alertmanager", {}).get("statename") == "RUNNING")
     if supervisor.ensure_running(render_config(settings, stack_services(settings), user)):
         # A changed config restarted supervisord, which stopped everything: bring back what ran.
         wanted += [
@@ -94,6 +100,22 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
                 # The API, exporter and indexer need the schema: bring the database to head first.
                 ensure_database(settings)
                 migrate.upgrade(settings.database_url)
+
+
+def _render_alertmanager(settings: Settings, running: bool) -> None:
+    """Render Alertmanager's config from the settings (ports, recipients, secrets) before it starts.
+    Alertmanager reads it only at start and on reload, so a running one reloads a changed rendering."""
+    directory = alertmanager_dir(settings)
+    files = [directory / ALERTMANAGER_CONFIG, directory / alertmanager_messages.TEMPLATES_FILE]
+    before = [path.read_text() if path.exists() else None for path in files]
+    render_alertmanager(settings, directory)
+    if running and [path.read_text() for path in files] != before:
+        try:
+            response = httpx.post(f"{settings.alertmanager_url}/-/reload", timeout=30)
+        except httpx.HTTPError as exc:
+            raise StackError(f"alertmanager did not reload its new config: {exc}") from exc
+        if response.status_code != 200:
+            raise StackError(f"alertmanager refused its new config: {response.text.strip()}")
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
 from monitoring.probes import ProbeResult, probe_database, probe_elasticsearch, probe_http_ready
 from monitoring.settings import PROJECT_ROOT, Settings
 
@@ -25,6 +26,11 @@ class Service:
 
 def elasticsearch_home(settings: Settings) -> Path:
     return settings.stack_dir / f"elasticsearch-{settings.elasticsearch_version}"
+
+
+def alertmanager_dir(settings: Settings) -> Path:
+    """Where `stack up` renders Alertmanager's config, templates and secret files from the settings."""
+    return settings.stack_dir / "alertmanager"
 
 
 def stack_services(settings: Settings) -> list[Service]:
@@ -87,7 +93,7 @@ def stack_services(settings: Settings) -> list[Service]:
             name="alertmanager",
             command=[
                 "/usr/bin/prometheus-alertmanager",
-                f"--config.file={PROJECT_ROOT / 'prometheus' / 'alertmanager.yml'}",
+                f"--config.file={alertmanager_dir(s) / ALERTMANAGER_CONFIG}",
                 f"--storage.path={state / 'alertmanager-data'}",
                 f"--web.listen-address=127.0.0.1:{s.alertmanager_port}",
                 "--cluster.listen-address=",  # one local instance: no gossip port
