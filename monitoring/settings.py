@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
     research_evidence_traces: int = 20
     research_evidence_reasons: int = 10
+    # Research agent: a dimension value is tested only with this many traces in the window, and compared
+    # with its own baseline only with this many there (else with the whole baseline).
+    research_min_samples: int = 30
+    # Family-wise significance of the segment tests (Bonferroni over the values tested per alert).
+    research_significance: float = 0.01
+    # The baseline window when the caller gives none: this many days before the alert's window.
+    research_baseline_days: float = 7.0
+    # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
+    research_evidence_traces: int = 20
+    research_evidence_reasons: int = 10
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
