@@ -63,6 +63,8 @@ class Settings(BaseSettings):
 
     # Review queue: an evaluator score this close to 0.5 counts as borderline.
     review_borderline_margin: float = 0.15
+    # The exporter's review-queue size counts unlabelled failing or borderline traces of these last days.
+    review_queue_days: int = 30
 
     # Evaluators. Latency SLA per app ("default" for the others), in seconds.
     sla_latency_seconds: dict[str, float] = {"default": 2.0}
@@ -118,16 +120,25 @@ class Settings(BaseSettings):
     # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
     research_evidence_traces: int = 20
     research_evidence_reasons: int = 10
-    # Research agent: a dimension value is tested only with this many traces in the window, and compared
-    # with its own baseline only with this many there (else with the whole baseline).
-    research_min_samples: int = 30
-    # Family-wise significance of the segment tests (Bonferroni over the values tested per alert).
-    research_significance: float = 0.01
-    # The baseline window when the caller gives none: this many days before the alert's window.
-    research_baseline_days: float = 7.0
-    # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
-    research_evidence_traces: int = 20
-    research_evidence_reasons: int = 10
+    # Validation agent: target calls in flight at once, and seconds per call (an overrun fails the case).
+    validation_concurrency: int = 8
+    validation_timeout_seconds: float = 30.0
+    # Evaluators the golden replay scores both configs with (names from agents/evaluation/registry.py).
+    validation_evaluators: list[str] = ["fact_accuracy", "guardrails"]
+    # Verdict: pass rate not lower, improvement shown (McNemar p < alpha, or the bootstrap CI of the
+    # mean score delta above 0), and at most this many regressions (pass → fail, or a case's score
+    # falling by more than validation_score_drop).
+    validation_alpha: float = 0.05
+    validation_max_regressions: int = 2
+    validation_score_drop: float = 0.1
+    validation_bootstrap_resamples: int = 2000
+
+    # Exporter: collectors reuse what they read for this long (bounds database load when several
+    # Prometheus servers scrape); each label keeps this many values, the rest fold into "other".
+    exporter_cache_seconds: float = 5.0
+    exporter_label_cap: int = 50
+    # Evaluation runs older than this are not published (the EvaluationStale alert covers the gap).
+    exporter_run_max_age_hours: int = 48
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0

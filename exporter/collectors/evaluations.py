@@ -1,0 +1,113 @@
+"""Quality from the evaluation agent: evaluation counters, the latest window's ratios per scope, and
+how fresh the latest run is."""
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from exporter.labels import fold, summed, weighted_mean
+from monitoring.settings import Settings
+
+# The app-wide window (model and domain NULL) is published as model="all", domain="all".
+ALL = "all"
+SCOPE = ("project", "app", "model", "domain")
+
+# (metric name, help, evaluation_runs column)
+WINDOW_GAUGES = (
+    ("metamon_fact_accuracy_ratio", "Fact accuracy of the latest evaluation window.", "fact_accuracy"),
+    ("metamon_guardrail_pass_ratio", "Share of traces passing every guardrail.", "guardrail_pass_rate"),
+    ("metamon_sla_compliance_ratio", "Share of traces within the app's SLA.", "sla_compliance"),
+    ("metamon_error_ratio", "Share of traces that ended in error.", "error_rate"),
+    (
+        "metamon_expert_agreement_ratio",
+        "Share of labelled traces where evaluators agree with experts.",
+        "expert_agreement",
+    ),
+    ("metamon_cost_per_request_dollars", "Mean LLM cost per request in US dollars.", "cost_per_request_usd"),
+    # Quantiles as plain gauges: a `quantile` label is reserved for summaries.
+    ("metamon_window_latency_p50_seconds", "Median latency of the latest window.", "latency_p50_seconds"),
+    (
+        "metamon_window_latency_p95_seconds",
+        "95th percentile latency of the latest window.",
+        "latency_p95_seconds",
+    ),
+)
+
+_COUNTERS = """
+SELECT p.slug AS project, c.app, c.evaluator, c.evaluations, c.failures
+FROM evaluation_counters c JOIN projects p ON p.id = c.project_id
+"""
+_LATEST_RUNS = """
+SELECT DISTINCT ON (r.project_id, r.app, r.model, r.domain)
+    p.slug AS project, r.app, coalesce(r.model, 'all') AS model, coalesce(r.domain, 'all') AS domain,
+    r.trace_count, r.fact_accuracy, r.guardrail_pass_rate, r.sla_compliance, r.error_rate,
+    r.expert_agreement, r.cost_per_request_usd, r.latency_p50_seconds, r.latency_p95_seconds
+FROM evaluation_runs r JOIN projects p ON p.id = r.project_id
+WHERE r.created_at > now() - make_interval(hours => :max_age)
+ORDER BY r.project_id, r.app, r.model, r.domain, r.window_end DESC, r.created_at DESC
+"""
+_FRESHNESS = """
+SELECT p.slug AS project, extract(epoch FROM max(r.created_at)) AS last_run
+FROM evaluation_runs r JOIN projects p ON p.id = r.project_id GROUP BY p.slug
+"""
+
+
+class EvaluationCollector(Collector):
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings):
+        self.sessions, self.settings = sessions, settings
+
+    def collect(self) -> Iterator[Metric]:
+        with self.sessions() as session:
+            counters = [dict(r) for r in session.execute(text(_COUNTERS)).mappings()]
+            runs = [
+                dict(r)
+                for r in session.execute(
+                    text(_LATEST_RUNS), {"max_age": self.settings.exporter_run_max_age_hours}
+                ).mappings()
+            ]
+            freshness = session.execute(text(_FRESHNESS)).all()
+        cap = self.settings.exporter_label_cap
+
+        evaluations = CounterMetricFamily(
+            "metamon_evaluations", "Trace evaluations performed.", labels=["project", "app", "evaluator"]
+        )
+        failures = CounterMetricFamily(
+            "metamon_evaluation_failures",
+            "Trace evaluations that failed their evaluator's threshold.",
+            labels=["project", "app", "evaluator"],
+        )
+        for key, group in fold(
+            counters, ("project", "app", "evaluator"), ("app",), cap, "evaluations"
+        ).items():
+            evaluations.add_metric(list(key), summed(group, "evaluations"))
+            failures.add_metric(list(key), summed(group, "failures"))
+        yield evaluations
+        yield failures
+
+        # Folded scopes are weighted by their trace counts; the "all" rows are never folded away.
+        groups = fold(runs, SCOPE, ("app", "model", "domain"), cap + 1, "trace_count")
+        for name, documentation, column in WINDOW_GAUGES:
+            gauge = GaugeMetricFamily(name, documentation, labels=list(SCOPE))
+            for key, group in groups.items():
+                value = weighted_mean(group, column, "trace_count")
+                if value is not None:
+                    gauge.add_metric(list(key), value)
+            yield gauge
+        traces = GaugeMetricFamily(
+            "metamon_evaluation_window_traces", "Traces in the latest evaluation window.", labels=list(SCOPE)
+        )
+        for key, group in groups.items():
+            traces.add_metric(list(key), summed(group, "trace_count"))
+        yield traces
+
+        last_run = GaugeMetricFamily(
+            "metamon_evaluation_last_run_timestamp_seconds",
+            "Unix time of the project's latest evaluation run.",
+            labels=["project"],
+        )
+        for project, timestamp in freshness:
+            last_run.add_metric([project], float(timestamp))
+        yield last_run

@@ -1,0 +1,117 @@
+"""What the collectors publish, read back from the exporter's own text output."""
+
+import uuid
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import build_registry
+from monitoring.db.session import session_scope
+from monitoring.outbox import enqueue_trace_index
+from tests.exporter.conftest import PROJECT
+
+
+def samples(settings, **where) -> dict[tuple[str, frozenset], float]:
+    text = generate_latest(build_registry(settings)).decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if all(s.labels.get(k) == v for k, v in where.items())
+    }
+
+
+def value(found: dict, name: str, **labels) -> float:
+    return found[(name, frozenset(labels.items()))]
+
+
+def test_usage_counters_and_latency_histogram(settings, populated):
+    found = samples(settings, project=PROJECT)
+    bot = {"project": PROJECT, "app": "support-bot", "model": "gpt-4o"}
+    assert value(found, "metamon_requests_total", **bot, status="ok") == 6
+    assert value(found, "metamon_requests_total", **bot, status="error") == 1
+    assert value(found, "metamon_tokens_total", **bot, direction="input") == 700
+    assert value(found, "metamon_llm_cost_dollars_total", **bot) == pytest.approx(0.014)
+    assert value(found, "metamon_sla_violations_total", project=PROJECT, app="support-bot") == 1
+    app = {"project": PROJECT, "app": "support-bot"}
+    assert value(found, "metamon_request_duration_seconds_bucket", **app, le="0.5") == 6
+    assert value(found, "metamon_request_duration_seconds_bucket", **app, le="5.0") == 7
+    assert value(found, "metamon_request_duration_seconds_count", **app) == 7
+    assert value(found, "metamon_request_duration_seconds_sum", **app) == pytest.approx(6 * 0.4 + 3.0)
+
+
+def test_quality_ratios_come_from_the_latest_window(settings, populated):
+    found = samples(settings, project=PROJECT)
+    run = populated["app_run"]
+    scope = {"project": PROJECT, "app": "support-bot", "model": "all", "domain": "all"}
+    assert value(found, "metamon_fact_accuracy_ratio", **scope) == pytest.approx(run.fact_accuracy)
+    assert run.fact_accuracy == pytest.approx(6 / 7)
+    assert value(found, "metamon_error_ratio", **scope) == pytest.approx(1 / 7)
+    assert value(found, "metamon_sla_compliance_ratio", **scope) == pytest.approx(6 / 7)
+    assert value(found, "metamon_evaluation_window_traces", **scope) == 7
+    assert value(found, "metamon_window_latency_p50_seconds", **scope) == pytest.approx(0.4)
+    per_model = {**scope, "model": "gpt-4o", "domain": "billing"}
+    assert value(found, "metamon_fact_accuracy_ratio", **per_model) == pytest.approx(6 / 7)
+    assert value(found, "metamon_evaluations_total", project=PROJECT, app="support-bot", evaluator="sla") == 7
+    failures = value(
+        found,
+        "metamon_evaluation_failures_total",
+        project=PROJECT,
+        app="support-bot",
+        evaluator="fact_accuracy",
+    )
+    assert failures == 1
+    assert value(found, "metamon_evaluation_last_run_timestamp_seconds", project=PROJECT) > 1.7e9
+
+
+def test_proposals_alerts_review_queue_and_anomalies(settings, populated):
+    found = samples(settings, project=PROJECT)
+    assert value(found, "metamon_improvement_proposals", project=PROJECT, status="pending") == 1
+    assert value(found, "metamon_improvement_proposals", project=PROJECT, status="approved") == 0
+    # The failing traces (a contradicted answer, an error) wait for review.
+    assert value(found, "metamon_review_queue_traces", project=PROJECT) >= 2
+    # Too little history for a verdict: scores are published as 0.
+    assert (
+        value(found, "metamon_anomaly_score", project=PROJECT, app="support-bot", signal="error_ratio") == 0
+    )
+    everywhere = samples(settings)
+    assert value(everywhere, "metamon_open_alerts", severity="critical") >= 1
+    assert value(everywhere, "metamon_monitor_last_run_timestamp_seconds") > 1.7e9
+
+
+def test_label_values_are_capped_and_folded_into_other_without_losing_counts(
+    settings, client, make_key, populated
+):
+    headers = make_key("exporter-cap", scopes=("ingest",))
+    batch = [
+        {"id": f"c-{i}", "timestamp": "2026-11-20T10:00:00Z", "app": f"app-{i % 6}", "model": f"m-{i % 5}"}
+        for i in range(60)
+    ]
+    assert client.post("/api/v1/traces", json={"traces": batch}, headers=headers).status_code == 200
+    capped = settings.model_copy(update={"exporter_label_cap": 2})
+    found = samples(capped)
+    apps = {dict(labels)["app"] for name, labels in found if name == "metamon_requests_total"}
+    models = {dict(labels)["model"] for name, labels in found if name == "metamon_requests_total"}
+    assert len(apps) <= 3 and len(models) <= 3 and "other" in apps and "other" in models
+    mine = [
+        v
+        for (name, labels), v in found.items()
+        if name == "metamon_requests_total" and dict(labels)["project"] == "exporter-cap"
+    ]
+    assert sum(mine) == 60
+
+
+def test_a_scrape_within_the_cache_ttl_does_not_query_again(settings, populated):
+    registry = build_registry(settings.model_copy(update={"exporter_cache_seconds": 60}))
+    first = generate_latest(registry).decode()
+    # A change in the database is not visible until the cache expires.
+
+    with session_scope(settings.database_url) as session:
+        enqueue_trace_index(session, uuid.uuid4(), [uuid.uuid4()])
+    second = generate_latest(registry).decode()
+    assert without_duration(first) == without_duration(second)
+
+
+def without_duration(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "scrape_duration" not in line]
