@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from monitoring.cli import alerting, db, keys, stack
+from monitoring.cli import alerting, db, digest, keys, stack
 from monitoring.logs import configure_logging
 from monitoring.settings import get_settings
 
@@ -14,6 +14,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerting.app, name="alerting")
+app.add_typer(digest.app, name="digest")
 
 
 @app.command()
