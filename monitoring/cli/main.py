@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from monitoring.cli import alerting, db, digest, keys, stack
+from monitoring.cli import alerting, db, digest, keys, rules, stack
 from monitoring.logs import configure_logging
 from monitoring.settings import get_settings
 
@@ -15,6 +15,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerting.app, name="alerting")
 app.add_typer(digest.app, name="digest")
+app.add_typer(rules.app, name="rules")
 
 
 @app.command()

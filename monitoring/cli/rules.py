@@ -1,0 +1,38 @@
+"""`metamon rules generate | check`: the Prometheus rule files rendered from prometheus/thresholds.yaml."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitoring.alerting.rules import RULES_DIR, stale_outputs, write_outputs
+from monitoring.alerting.thresholds import THRESHOLDS_PATH
+from monitoring.settings import PROJECT_ROOT
+
+app = typer.Typer(help="Prometheus recording and alerting rules.", no_args_is_help=True)
+
+ThresholdsOption = Annotated[Path, typer.Option(help="The thresholds file.", dir_okay=False)]
+RulesDirOption = Annotated[Path, typer.Option(help="Where the rule files go (fast/ holds the fast profile).")]
+
+
+def _shown(path: Path) -> Path:
+    path = path.resolve()
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+
+
+@app.command()
+def generate(thresholds: ThresholdsOption = THRESHOLDS_PATH, rules_dir: RulesDirOption = RULES_DIR) -> None:
+    """Render both profiles' rule files (standard and fast) from the thresholds."""
+    for path in write_outputs(thresholds, rules_dir):
+        typer.echo(f"wrote {_shown(path)}")
+
+
+@app.command()
+def check(thresholds: ThresholdsOption = THRESHOLDS_PATH, rules_dir: RulesDirOption = RULES_DIR) -> None:
+    """Exit 1 when a rule file differs from a fresh rendering of the thresholds (or is missing)."""
+    stale = stale_outputs(thresholds, rules_dir)
+    for path in stale:
+        typer.echo(f"{_shown(path)} is stale: run `metamon rules generate`", err=True)
+    if stale:
+        raise typer.Exit(1)
+    typer.echo("rule files are up to date")
