@@ -100,8 +100,9 @@ INHIBIT_RULES: list[dict] = [
 ]
 
 HEADER = (
-    "# Rendered by `metamon alerting render` from monitoring/alerting/alertmanager_config.py: edit that\n"
-    "# module (or the METAMON_* settings), not this file. Secrets are files under secrets/ (mode 0600).\n"
+    "# Rendered by `metamon alerting render` from monitoring/alerting/alertmanager_config.py and the\n"
+    "# METAMON_* settings: change those, not this file. Secrets are never inline: they are files under\n"
+    "# secrets/ (mode 0600, git-ignored), written by the same command.\n"
 )
 
 

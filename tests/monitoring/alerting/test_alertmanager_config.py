@@ -155,6 +155,18 @@ def test_inhibition_rules(make_settings, tmp_path):
     assert not any(pattern.fullmatch(name) for name in kept)
 
 
+def test_the_inhibitions_name_alerts_the_rules_define():
+    """The contract with prometheus/rules: no inhibition names an alert that does not exist."""
+    rules = yaml.safe_load((PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    names = {rule["alert"] for rule in alerts}
+    assert set(am.COMPONENT_DOWN_ALERTS) <= names
+    for pattern in am.QUALITY_ALERT_PATTERNS:
+        assert any(re.fullmatch(pattern, name) for name in names), f"{pattern} matches no alert rule"
+    # Every alert carries a severity the routes know.
+    assert {rule["labels"]["severity"] for rule in alerts} <= {"critical", "high", "medium", "low", "info"}
+
+
 def test_secrets_are_files_of_mode_0600_and_never_in_the_yaml(make_settings, tmp_path):
     secrets = tmp_path / am.SECRETS_DIR
     secrets.mkdir()
