@@ -5,6 +5,7 @@ Ports, recipients and secrets are settings, so the config is rendered, never edi
 `metamon stack up` renders into `<stack_dir>/alertmanager/`; `metamon alerting render --out DIR` anywhere.
 Secrets (the webhook's bearer token, the Slack URL, the SMTP password) go into files of mode 0600 under
 `secrets/` next to the config, which names the files and never holds a secret itself.
+Every field used here exists in Alertmanager 0.25 (Debian's), which the tests run.
 """
 
 import os
@@ -196,8 +197,8 @@ def _global(settings: Settings, secret: dict[str, str]) -> dict:
     smtp = {
         "smtp_smarthost": f"{settings.smtp_host}:{settings.smtp_port}",
         "smtp_from": settings.smtp_from,
-        # As metamon's own mail: STARTTLS whenever credentials are sent (Alertmanager refuses to send a
-        # password in clear), none for the local server, which has neither.
+        # STARTTLS whenever credentials are sent, so a password never travels in clear (as with metamon's
+        # own mail); none for the local server, which has no credentials and no TLS.
         "smtp_require_tls": bool(settings.smtp_username),
     }
     if settings.smtp_username:
