@@ -74,6 +74,7 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
     chart_images = _charts(runs, start, now, tz)
     alerts, alerts_total = _open_alerts(session, settings, tz)
     proposals, proposals_total = _proposals_to_review(session, settings)
+    charted = {image["metric"] for image in chart_images}
     api = _api(settings)
 
     subject = (
@@ -93,7 +94,7 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
             }
             for image in chart_images
         ],
-        "metrics_without_data": [m.title for m in METRICS if m not in {i["metric"] for i in chart_images}],
+        "metrics_without_data": [m.title for m in METRICS if m not in charted],
         "metrics": [m.title for m in METRICS],
         "latest": [
             {
@@ -110,8 +111,8 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
         "links": {
             "overview": _grafana(settings, "metamon-overview"),
             "quality": _grafana(settings, "metamon-quality"),
-            "alerts": f"{api}/alerts?{urlencode({'status': 'firing'})}",
-            "proposals": f"{api}/proposals?{urlencode({'status': 'pending'})}",
+            "alerts": f"{api}/alerts",
+            "proposals": f"{api}/proposals",
         },
     }
 
