@@ -125,7 +125,7 @@ def compose(question: str, retrieved_context: list[dict], config: dict) -> dict:
     }
 
 
-def _fault(question: str, config: dict) -> tuple[float, str | None]:
+def injected_faults(question: str, config: dict) -> tuple[float, str | None]:
     """(seconds to stall, error message) that the config's faults ask for on this input."""
     faults = config.get("faults") or {}
     lowered = question.lower()
@@ -140,7 +140,7 @@ def _hit(text: str, phrases: list[str] | None) -> bool:
 
 def answer(input: str, retrieved_context: list[dict], config: dict) -> dict:
     """The Python-callable form."""
-    stall, error = _fault(input, config)
+    stall, error = injected_faults(input, config)
     if stall:
         time.sleep(stall)
     if error:
@@ -160,7 +160,7 @@ app = FastAPI(title="metamon sample RAG app")
 @app.post("/answer")
 async def answer_endpoint(request: AnswerRequest) -> dict:
     """The HTTP form; a stall sleeps without blocking other requests."""
-    stall, error = _fault(request.input, request.config)
+    stall, error = injected_faults(request.input, request.config)
     if stall:
         await asyncio.sleep(stall)
     if error:
