@@ -99,7 +99,7 @@ class Target:
                 async with asyncio.timeout(self.timeout_seconds):
                     body = await self._request(payload)
                 return parse_answer(body, time.perf_counter() - started)
-            except TimeoutError:
+            except (TimeoutError, httpx.TimeoutException):  # whichever clock runs out first
                 return Reply.failed(f"timeout after {self.timeout_seconds:g}s", time.perf_counter() - started)
             except Exception as exc:  # the app's failure is the case's failure, not the run's
                 return Reply.failed(describe(exc), time.perf_counter() - started)
