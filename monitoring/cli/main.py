@@ -52,6 +52,17 @@ def exporter(
 
 
 @app.command()
+def scheduler() -> None:
+    """Run the scheduled jobs (evaluation, monitor, daily run, retention, digest); run several for
+    availability: each job occurrence runs once."""
+    from monitoring.scheduler.runner import build_scheduler
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    build_scheduler(settings).start()
+
+
+@app.command()
 def indexer() -> None:
     """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
     from monitoring.db.session import session_factory

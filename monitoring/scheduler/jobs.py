@@ -1,0 +1,37 @@
+"""What the scheduler runs. Each job is a plain function of the settings, so `metamon scheduler` and
+tests call the same code."""
+
+from datetime import timedelta
+
+from agents.evaluation.agent import evaluate
+from agents.monitor.agent import monitor
+from monitoring.db.session import session_factory, session_scope
+from monitoring.notifications.digest import send_digest
+from monitoring.retention import apply_retention
+from monitoring.search.client import get_es
+from monitoring.settings import Settings
+
+
+def evaluate_incremental(settings: Settings) -> None:
+    """Score what arrived since the last run and write the runs of the trailing window."""
+    evaluate(settings, session_factory(settings.database_url), trigger="scheduled")
+
+
+def evaluate_daily(settings: Settings) -> None:
+    """The daily full run: the whole last day as one window per scope."""
+    evaluate(settings, session_factory(settings.database_url), trigger="daily", window=timedelta(days=1))
+
+
+def monitor_apps(settings: Settings) -> None:
+    with session_scope(settings.database_url) as session:
+        monitor(session, settings)
+
+
+def retention(settings: Settings) -> None:
+    apply_retention(settings, session_factory(settings.database_url), get_es(settings.elasticsearch_url))
+
+
+def digest(settings: Settings) -> None:
+    """The daily digest email (trends, open alerts, proposals awaiting review)."""
+    with session_scope(settings.database_url) as session:
+        send_digest(session, settings)
