@@ -1,9 +1,12 @@
 """`metamon rules generate | check`: the Prometheus rule files rendered from prometheus/thresholds.yaml."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
+from pydantic import ValidationError
 
 from monitoring.alerting.rules import RULES_DIR, stale_outputs, write_outputs
 from monitoring.alerting.thresholds import THRESHOLDS_PATH
@@ -20,17 +23,25 @@ def _shown(path: Path) -> Path:
     return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
+def _render(action: Callable[[Path, Path], list[Path]], thresholds: Path, rules_dir: Path) -> list[Path]:
+    try:
+        return action(thresholds, rules_dir)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        typer.echo(f"cannot use {_shown(thresholds)}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def generate(thresholds: ThresholdsOption = THRESHOLDS_PATH, rules_dir: RulesDirOption = RULES_DIR) -> None:
     """Render both profiles' rule files (standard and fast) from the thresholds."""
-    for path in write_outputs(thresholds, rules_dir):
+    for path in _render(write_outputs, thresholds, rules_dir):
         typer.echo(f"wrote {_shown(path)}")
 
 
 @app.command()
 def check(thresholds: ThresholdsOption = THRESHOLDS_PATH, rules_dir: RulesDirOption = RULES_DIR) -> None:
     """Exit 1 when a rule file differs from a fresh rendering of the thresholds (or is missing)."""
-    stale = stale_outputs(thresholds, rules_dir)
+    stale = _render(stale_outputs, thresholds, rules_dir)
     for path in stale:
         typer.echo(f"{_shown(path)} is stale: run `metamon rules generate`", err=True)
     if stale:
