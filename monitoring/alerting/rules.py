@@ -184,7 +184,7 @@ class _Alerts:
                 "quality",
                 "A quality signal is anomalous.",
                 f"The monitor agent scores {{{{ $labels.signal }}}} of {scope} "
-                f'{{{{ $value | printf "%.1f" }}}} standard deviations from its moving average '
+                f'{{{{ $value | printf "%.1f" }}}} standard deviations worse than its moving average '
                 f"(threshold {_num(lv.anomaly_score)}) for {for_.anomaly_score_high}.",
             )
         )
