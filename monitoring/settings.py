@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     # The deviation a z-score divides by is at least this (absolute) or this share of the mean.
     monitor_std_floor: float = 0.01
     monitor_std_floor_relative: float = 0.05
+    # Scheduler (`metamon scheduler`): intervals in seconds, daily jobs at HH:MM in scheduler_timezone.
+    scheduler_evaluate_seconds: int = 60
+    scheduler_monitor_seconds: int = 300
+    scheduler_daily_run_at: str = "03:00"
+    scheduler_retention_at: str = "04:00"
+    scheduler_digest_at: str = "09:00"
+    scheduler_timezone: str = "UTC"
+    # Retention: traces (with their spans, scores and labels), runs, resolved alerts and job records
+    # older than this are deleted; monthly search indices go once their whole month is older.
+    retention_days: int = 30
     # Bucket bounds of metamon_request_duration_seconds. The counters store cumulative counts per
     # bound, so changing this list needs the usage_counters table emptied.
     latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
@@ -120,6 +130,8 @@ class Settings(BaseSettings):
     # Evidence kept on a proposal: failing trace ids, and distinct failure reasons with their counts.
     research_evidence_traces: int = 20
     research_evidence_reasons: int = 10
+    # PostgreSQL work_mem for the segment query alone (its hash join holds a small row per scored trace).
+    research_work_mem: str = "64MB"
     # Validation agent: target calls in flight at once, and seconds per call (an overrun fails the case).
     validation_concurrency: int = 8
     validation_timeout_seconds: float = 30.0

@@ -80,13 +80,15 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
         init_postgres(settings, user, say)
     write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
     _render_alertmanager(settings, running=states.get("alertmanager", {}).get("statename") == "RUNNING")
-    if supervisor.ensure_running(render_config(settings, stack_services(settings), user)):
-        # A changed config restarted supervisord, which stopped everything: bring back what ran.
-        wanted += [
-            s
-            for s in stack_services(settings)
-            if s.name not in names and states.get(s.name, {}).get("statename") == "RUNNING"
-        ]
+    stopped = supervisor.ensure_running(render_config(settings, stack_services(settings), user))
+    # Programs a config change stopped (all of them if supervisord restarted): bring back what ran.
+    wanted += [
+        s
+        for s in stack_services(settings)
+        if s.name not in names
+        and (stopped is None or s.name in stopped)
+        and states.get(s.name, {}).get("statename") == "RUNNING"
+    ]
 
     for group in (
         [s for s in wanted if s.name not in APP_SERVICES],

@@ -127,8 +127,15 @@ def stack_services(settings: Settings) -> list[Service]:
             port_setting=None,
             probe=None,
         ),
+        Service(
+            name="scheduler",
+            command=[str(venv_bin / "metamon"), "scheduler"],
+            port=None,
+            port_setting=None,
+            probe=None,
+        ),
     ]
 
 
 # Started after the infrastructure is healthy: they need the database and the index.
-APP_SERVICES = ("api", "exporter", "indexer")
+APP_SERVICES = ("api", "exporter", "indexer", "scheduler")

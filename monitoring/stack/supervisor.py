@@ -1,5 +1,6 @@
 """supervisord runs the stack's processes; this module writes its config and talks to it over XML-RPC."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -88,14 +89,17 @@ class Supervisor:
         except (OSError, xmlrpc.client.Fault):
             return False
 
-    def ensure_running(self, config: str) -> bool:
-        """Start supervisord with `config`; restart it when the config changed (ports, paths).
-        True when it (re)started, which means every service it ran is stopped now."""
+    def ensure_running(self, config: str) -> set[str] | None:
+        """Run supervisord on `config`. When it already runs on another config, apply the difference
+        the way `supervisorctl update` does: only programs whose section changed are stopped and
+        re-added. Returns the programs that were stopped that way, or None when supervisord started
+        afresh (then nothing runs)."""
         current = self.config_path.read_text() if self.config_path.exists() else None
         if self.running():
             if current == config:
-                return False
-            self.shutdown()
+                return set()
+            self.config_path.write_text(config)
+            return self._update()
         self.config_path.write_text(config)
         supervisord = Path(sys.executable).parent / "supervisord"
         result = subprocess.run(
@@ -105,9 +109,20 @@ class Supervisor:
             raise StackError(f"supervisord did not start: {result.stderr.strip() or result.stdout.strip()}")
         for _ in range(50):
             if self.running():
-                return True
+                return None
             time.sleep(0.1)
         raise StackError(f"supervisord did not answer on {socket_path(self.settings)}")
+
+    def _update(self) -> set[str]:
+        rpc = self._rpc()
+        [[added, changed, removed]] = rpc.reloadConfig()
+        for name in changed + removed:
+            with contextlib.suppress(xmlrpc.client.Fault):  # not running
+                rpc.stopProcessGroup(name)
+            rpc.removeProcessGroup(name)
+        for name in changed + added:
+            rpc.addProcessGroup(name)
+        return set(changed)
 
     def states(self) -> dict[str, dict]:
         if not self.running():
