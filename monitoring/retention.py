@@ -23,7 +23,6 @@ _DELETES = {
     "outbox": "processed_at < :cutoff",
     "scheduler_runs": "started_at < :cutoff",
 }
-_KEYS = {"scheduler_runs": "(job_id, scheduled_for)"}
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,13 @@ def apply_retention(
     cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days)
     deleted = {}
     for table, condition in _DELETES.items():
-        key = _KEYS.get(table, "id")
         total = 0
         while True:
             with sessions() as session, session.begin():
                 count = session.execute(
                     text(
-                        f"DELETE FROM {table} WHERE {key} IN "
-                        f"(SELECT {key} FROM {table} WHERE {condition} LIMIT {BATCH})"
+                        f"DELETE FROM {table} WHERE ctid IN "
+                        f"(SELECT ctid FROM {table} WHERE {condition} LIMIT {BATCH})"
                     ),
                     {"cutoff": cutoff},
                 ).rowcount
