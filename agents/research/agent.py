@@ -64,16 +64,24 @@ def research(
     m = get_metric(metric)
     if window_end <= window_start:
         raise ValueError("window_end must be after window_start")
-    baseline_end = baseline_end or (
-        baseline_start + timedelta(days=settings.research_baseline_days) if baseline_start else window_start
-    )
+    # The baseline ends where the window starts unless told otherwise, and spans research_baseline_days.
+    baseline_end = baseline_end or window_start
     baseline_start = baseline_start or baseline_end - timedelta(days=settings.research_baseline_days)
+    if baseline_end <= baseline_start:
+        raise ValueError("baseline_end must be after baseline_start")
     window, baseline = (window_start, window_end), (baseline_start, baseline_end)
     min_samples = settings.research_min_samples
     where = f"{metric} in project {project_id}" + (f", app {app}" if app else "")
 
     analysis = analyse(
-        session, m, project_id=project_id, app=app, window=window, baseline=baseline, min_samples=min_samples
+        session,
+        m,
+        project_id=project_id,
+        app=app,
+        window=window,
+        baseline=baseline,
+        min_samples=min_samples,
+        work_mem=settings.research_work_mem,
     )
     ranking = rank(analysis, settings.research_significance, min_samples)
     if not ranking.candidates:

@@ -32,10 +32,34 @@ def collect(
     max_reasons: int,
 ) -> Evidence:
     rows, scope, failed = metric_rows(metric, app)
-    where = (
-        f"{scope} AND t.timestamp >= :window_start AND t.timestamp < :window_end "
-        f"AND {DIMENSIONS[segment.dimension]} = :value"
-    )
+    # The error ratio has no evaluator: its failures are grouped by the error type the app reported.
+    reason = "coalesce(t.error_type, 'error')" if metric.evaluator is None else "e.reason"
+    rules = "e.details -> 'failed'" if metric.evaluator == "guardrails" else "NULL::jsonb"
+    # One pass over the segment's rows in the window; the four answers are read from it.
+    sql = f"""
+        WITH seg AS MATERIALIZED (
+            SELECT t.id, t.timestamp, {failed} AS failed, {reason} AS reason,
+                   t.metadata ->> 'top_k' AS top_k, {rules} AS rules
+            FROM {rows}
+            WHERE {scope} AND t.timestamp >= :window_start AND t.timestamp < :window_end
+              AND {DIMENSIONS[segment.dimension]} = :value
+        )
+        SELECT
+            ARRAY(SELECT id::text FROM seg WHERE failed ORDER BY timestamp DESC, id LIMIT :max_traces)
+                AS trace_ids,
+            (SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n)
+                                      ORDER BY n DESC, reason), '[]')
+             FROM (SELECT reason, count(*) AS n FROM seg WHERE failed
+                   GROUP BY reason ORDER BY n DESC, reason LIMIT :max_reasons) r) AS reasons,
+            (SELECT top_k::int FROM seg WHERE top_k ~ '^[0-9]{{1,6}}$'
+             GROUP BY top_k ORDER BY count(*) DESC, top_k::int LIMIT 1) AS top_k,
+            (SELECT coalesce(json_agg(json_build_object('rule', rule, 'count', n)
+                                      ORDER BY n DESC, rule), '[]')
+             FROM (SELECT rule, count(*) AS n FROM seg
+                   CROSS JOIN LATERAL jsonb_object_keys(
+                       CASE WHEN jsonb_typeof(rules) = 'object' THEN rules ELSE '{{}}'::jsonb END) AS rule
+                   WHERE failed GROUP BY rule) g) AS rules
+    """
     params = metric_params(metric, project_id, app) | {
         "window_start": window[0],
         "window_end": window[1],
@@ -43,35 +67,10 @@ def collect(
         "max_traces": max_traces,
         "max_reasons": max_reasons,
     }
-
-    def query(sql: str) -> list:
-        return session.execute(text(sql), params).all()
-
-    trace_ids = query(
-        f"SELECT t.id FROM {rows} WHERE {where} AND {failed} "
-        "ORDER BY t.timestamp DESC, t.id LIMIT :max_traces"
-    )
-    # The error ratio has no evaluator: its failures are grouped by the error type the app reported.
-    reason = "coalesce(t.error_type, 'error')" if metric.evaluator is None else "e.reason"
-    reasons = query(
-        f"SELECT {reason} AS reason, count(*) AS n FROM {rows} WHERE {where} AND {failed} "
-        "GROUP BY 1 ORDER BY n DESC, reason LIMIT :max_reasons"
-    )
-    top_k = query(
-        f"SELECT (t.metadata ->> 'top_k')::int AS top_k, count(*) AS n FROM {rows} WHERE {where} "
-        "AND t.metadata ->> 'top_k' ~ '^[0-9]{1,6}$' GROUP BY 1 ORDER BY n DESC, top_k LIMIT 1"
-    )
-    rules = []
-    if metric.evaluator == "guardrails":
-        rules = query(
-            f"SELECT rule, count(*) AS n FROM {rows} "
-            "CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.details -> 'failed') = 'object' "
-            "THEN e.details -> 'failed' ELSE '{}'::jsonb END) AS rule "
-            f"WHERE {where} AND {failed} GROUP BY rule ORDER BY n DESC, rule"
-        )
+    found = session.execute(text(sql), params).one()
     return Evidence(
-        trace_ids=[str(r.id) for r in trace_ids],
-        reasons=[{"reason": r.reason, "count": r.n} for r in reasons],
-        top_k=top_k[0].top_k if top_k else None,
-        guardrail_rules=[{"rule": r.rule, "count": r.n} for r in rules],
+        trace_ids=list(found.trace_ids),
+        reasons=found.reasons,
+        top_k=found.top_k,
+        guardrail_rules=found.rules,
     )

@@ -1,8 +1,9 @@
 """Per-dimension failure tables: for each value of each dimension, its failure rate in the alert's window,
 its lift against a reference failure rate, its share of the window's failures and a two-proportion test.
 
-All counting happens in PostgreSQL, in one pass over the window and the baseline: each scoped row is
-unpivoted into one row per dimension and grouped, with FILTER clauses splitting window from baseline.
+All counting happens in PostgreSQL, in one pass over the window and the baseline: rows are counted per
+combination of dimension values (FILTER clauses split failures out), and the combinations are rolled
+up per dimension with GROUPING SETS.
 
 The reference a value is compared with is, in order of preference: the same value in the baseline (when
 it had at least `min_samples` traces there), the whole baseline (a value new in the window), the rest of
@@ -101,21 +102,31 @@ def _count_rows(
     app: str | None,
     window: tuple[datetime, datetime],
     baseline: tuple[datetime, datetime],
-) -> list:
+    work_mem: str,
+) -> list[tuple[str, str, Counts, Counts]]:
+    """(dimension, value, window counts, baseline counts) for every value seen in either period."""
     rows, scope, failed = metric_rows(metric, app)
-    unpivot = ", ".join(f"('{name}', {expr})" for name, expr in DIMENSIONS.items())
+    dims = ", ".join(f"{expr} AS {name}" for name, expr in DIMENSIONS.items())
+    names = ", ".join(DIMENSIONS)
     in_window = "t.timestamp >= :window_start AND t.timestamp < :window_end"
+    # Count each combination of values first (one hash aggregate, parallel-safe, a few thousand groups),
+    # then roll the combinations up per dimension: six hash tables over the rows cost twice as much.
     sql = f"""
-        SELECT d.dimension, d.value,
-               count(*) FILTER (WHERE {in_window}) AS window_n,
-               count(*) FILTER (WHERE {in_window} AND {failed}) AS window_failures,
-               count(*) FILTER (WHERE NOT ({in_window})) AS baseline_n,
-               count(*) FILTER (WHERE NOT ({in_window}) AND {failed}) AS baseline_failures
-        FROM {rows}
-        CROSS JOIN LATERAL (VALUES {unpivot}) AS d(dimension, value)
-        WHERE {scope}
-          AND (({in_window}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))
-        GROUP BY d.dimension, d.value
+        WITH combos AS (
+            SELECT {dims}, {in_window} AS in_window,
+                   count(*) AS n, count(*) FILTER (WHERE {failed}) AS failures
+            FROM {rows}
+            WHERE {scope}
+              AND (({in_window}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))
+            GROUP BY {names}, in_window
+        )
+        SELECT {names},
+               coalesce(sum(n) FILTER (WHERE in_window), 0) AS window_n,
+               coalesce(sum(failures) FILTER (WHERE in_window), 0) AS window_failures,
+               coalesce(sum(n) FILTER (WHERE NOT in_window), 0) AS baseline_n,
+               coalesce(sum(failures) FILTER (WHERE NOT in_window), 0) AS baseline_failures
+        FROM combos
+        GROUP BY GROUPING SETS ({", ".join(f"({name})" for name in DIMENSIONS)})
     """
     params = metric_params(metric, project_id, app) | {
         "window_start": window[0],
@@ -123,7 +134,26 @@ def _count_rows(
         "baseline_start": baseline[0],
         "baseline_end": baseline[1],
     }
-    return session.execute(text(sql), params).all()
+    # The join's hash table holds one small row per scored trace: give it room for this query only.
+    # (A failing query aborts the transaction, and the local setting goes with it.)
+    set_work_mem = text("SELECT set_config('work_mem', :mem, true)")
+    previous = session.execute(text("SELECT current_setting('work_mem')")).scalar()
+    session.execute(set_work_mem, {"mem": work_mem})
+    result = session.execute(text(sql), params).all()
+    session.execute(set_work_mem, {"mem": previous})
+    counted = []
+    for r in result:
+        # Dimension values are never NULL (coalesced), so the one non-NULL column names the grouping set.
+        dimension = next(name for name in DIMENSIONS if getattr(r, name) is not None)
+        counted.append(
+            (
+                dimension,
+                getattr(r, dimension),
+                Counts(int(r.window_n), int(r.window_failures)),
+                Counts(int(r.baseline_n), int(r.baseline_failures)),
+            )
+        )
+    return counted
 
 
 def analyse(
@@ -135,12 +165,13 @@ def analyse(
     window: tuple[datetime, datetime],
     baseline: tuple[datetime, datetime],
     min_samples: int,
+    work_mem: str = "64MB",
 ) -> SegmentAnalysis:
     raw: dict[str, list[tuple[str, Counts, Counts]]] = {name: [] for name in DIMENSIONS}
-    for r in _count_rows(session, metric, project_id=project_id, app=app, window=window, baseline=baseline):
-        raw[r.dimension].append(
-            (r.value, Counts(r.window_n, r.window_failures), Counts(r.baseline_n, r.baseline_failures))
-        )
+    for dimension, value, in_window, in_baseline in _count_rows(
+        session, metric, project_id=project_id, app=app, window=window, baseline=baseline, work_mem=work_mem
+    ):
+        raw[dimension].append((value, in_window, in_baseline))
     # Every trace has an app, so the app table sums to the totals.
     window_total = Counts(sum(w.n for _, w, _ in raw["app"]), sum(w.failures for _, w, _ in raw["app"]))
     baseline_total = Counts(sum(b.n for _, _, b in raw["app"]), sum(b.failures for _, _, b in raw["app"]))

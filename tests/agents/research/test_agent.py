@@ -1,6 +1,8 @@
 """The research agent end to end on the real test database: seeded traces -> proposal draft."""
 
+import json
 import logging
+from dataclasses import asdict
 
 import pytest
 from sqlalchemy import text
@@ -90,6 +92,8 @@ def test_a_new_prompt_version_that_fails_is_rolled_back(db, settings):
     }
     assert draft.scope["baseline"] == {"start": BASELINE[0].isoformat(), "end": BASELINE[1].isoformat()}
     assert draft.narrative is None and draft.alternatives == []
+    # Everything goes into JSON columns as it is.
+    assert json.loads(json.dumps(asdict(draft)))["evidence"]["trace_ids"] == ids
 
 
 def test_a_model_that_fails_is_switched_for_the_best_model_of_the_baseline(db, settings):
@@ -216,3 +220,5 @@ def test_windows_are_checked_and_metrics_known(db, settings):
         run(db, settings, project, "happiness")
     with pytest.raises(ValueError, match="window_end"):
         research(db, settings, project_id=project, metric="cost", window_start=T, window_end=T)
+    with pytest.raises(ValueError, match="baseline_end"):
+        run(db, settings, project, "cost", baseline_start=T, baseline_end=T)

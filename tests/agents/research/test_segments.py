@@ -1,6 +1,7 @@
 """Per-dimension failure tables and the ranking, on seeded traces in the real database."""
 
 import pytest
+from sqlalchemy import text
 
 from agents.research.metrics import get_metric
 from agents.research.ranking import rank
@@ -21,7 +22,10 @@ def tables(db, project, app="support-bot", min_samples=30):
 def test_counts_stay_in_the_scope_and_the_two_windows(db):
     project = make_project(db)
     scenarios.prompt_regression(db, project)
+    work_mem = db.execute(text("SHOW work_mem")).scalar()
     analysis = tables(db, project)
+    # The query's own work_mem does not outlive it.
+    assert db.execute(text("SHOW work_mem")).scalar() == work_mem
 
     assert (analysis.window, analysis.baseline) == (Counts(600, 140), Counts(1400, 70))
     v7, v6 = analysis.tables["prompt_version"]

@@ -1,0 +1,188 @@
+"""Time of the research agent's analysis on N traces in the alert's window (and M in the baseline).
+
+.venv/bin/python loadtests/bench_research.py [--window 100000] [--baseline 700000] [--runs 5]
+
+Traces and their fact-accuracy evaluations are generated in SQL (generate_series) in a database of
+its own: 4 models, 10 domains, 6 retrieval sources, input sizes in all four buckets; prompt v7 serves
+20% of the window and fails 40% of the time, everything else 5%. The bare backend figure is one
+aggregate over the same rows (count and failures, no grouping): what scanning them costs at least.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import peak_rss_mb  # noqa: E402
+
+from agents.research.agent import research  # noqa: E402
+from agents.research.metrics import get_metric  # noqa: E402
+from agents.research.segments import analyse  # noqa: E402
+from monitoring.db import migrate  # noqa: E402
+from monitoring.db.connect import connect  # noqa: E402
+from monitoring.db.models.projects import Project  # noqa: E402
+from monitoring.db.session import session_scope  # noqa: E402
+from monitoring.settings import get_settings  # noqa: E402
+
+DB_NAME = "metamon_bench_research"
+T = datetime(2025, 6, 10, tzinfo=UTC)
+WINDOW = (T, T + timedelta(days=1))
+BASELINE = (T - timedelta(days=7), T)
+
+SEED = """
+    WITH rows AS MATERIALIZED (
+        SELECT gen_random_uuid() AS id, i,
+               %(start)s::timestamptz + (%(end)s::timestamptz - %(start)s::timestamptz)
+                   * ((i + 0.5) / %(n)s::float8) AS ts,
+               %(window)s AND i %% 5 = 0 AS v7,
+               random() AS r, random() AS r2
+        FROM generate_series(0, %(n)s - 1) AS i
+    ), ins AS (
+        INSERT INTO traces (id, project_id, external_id, timestamp, app, model, prompt_version, domain,
+                            input, output, retrieved_context, status, latency_seconds, cost_usd,
+                            guardrails, tags, metadata)
+        SELECT id, %(project)s, id::text, ts, 'support-bot',
+               (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet', 'llama-3-70b'])[1 + i %% 4],
+               CASE WHEN v7 THEN 'v7' ELSE 'v6' END, 'domain-' || (i %% 10),
+               repeat('q', CASE WHEN r2 < 0.7 THEN 120 WHEN r2 < 0.9 THEN 600
+                                WHEN r2 < 0.98 THEN 2000 ELSE 6000 END),
+               'an answer',
+               jsonb_build_array(
+                   jsonb_build_object('source_id', 'kb-' || (i %% 6), 'content', 'c', 'score', 0.8)
+               ),
+               'ok', 0.5, 0.001, '[]', '{}', jsonb_build_object('top_k', 5)
+        FROM rows
+        RETURNING id
+    )
+    INSERT INTO trace_evaluations (trace_id, project_id, evaluator, kind, score, passed, reason, details)
+    SELECT id, %(project)s, 'fact_accuracy', 'code', 0, NOT failed,
+           CASE WHEN failed THEN 'missing facts: ' || (i %% 7) ELSE 'passed' END, '{}'
+    FROM (SELECT rows.id, i, r < CASE WHEN v7 THEN 0.4 ELSE 0.05 END AS failed
+          FROM rows JOIN ins USING (id)) s
+"""
+
+BARE = """
+    SELECT count(*), count(*) FILTER (WHERE NOT e.passed)
+    FROM traces t JOIN trace_evaluations e
+      ON e.trace_id = t.id AND e.evaluator = 'fact_accuracy' AND e.passed IS NOT NULL
+    WHERE t.project_id = :project AND t.app = 'support-bot'
+      AND ((t.timestamp >= :ws AND t.timestamp < :we) OR (t.timestamp >= :bs AND t.timestamp < :be))
+"""
+
+
+def seed(
+    url: str, project, n: int, start: datetime, end: datetime, window: bool, chunk: int = 100_000
+) -> None:
+    with connect(url, autocommit=True) as conn:
+        conn.execute("SELECT setseed(0.5)")
+        for offset in range(0, n, chunk):
+            size = min(chunk, n - offset)
+            # Each chunk covers its slice of the period, so timestamps stay spread over [start, end).
+            a = start + (end - start) * (offset / n)
+            b = start + (end - start) * ((offset + size) / n)
+            conn.execute(SEED, {"start": a, "end": b, "n": size, "window": window, "project": project})
+            print(f"  seeded {offset + size:,}/{n:,} {'window' if window else 'baseline'} traces", flush=True)
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--window", type=int, default=100_000)
+    parser.add_argument("--baseline", type=int, default=700_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    base = get_settings()
+    admin = base.maintenance_database_url
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    url = make_url(base.database_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    settings = base.model_copy(update={"database_url": url})
+    try:
+        migrate.upgrade(url)
+        with session_scope(url) as session:
+            project = Project(slug="bench", name="bench")
+            session.add(project)
+            session.flush()
+            project_id = project.id
+        started = time.perf_counter()
+        seed(url, project_id, args.baseline, *BASELINE, window=False)
+        seed(url, project_id, args.window, *WINDOW, window=True)
+        with connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE traces")
+            conn.execute("VACUUM ANALYZE trace_evaluations")
+        print(f"seeded {args.window + args.baseline:,} traces in {time.perf_counter() - started:.1f} s")
+
+        params = {
+            "project": project_id,
+            "ws": WINDOW[0],
+            "we": WINDOW[1],
+            "bs": BASELINE[0],
+            "be": BASELINE[1],
+        }
+        with session_scope(url) as session:
+            bare, counts = timed(lambda: session.execute(text(BARE), params).one(), args.runs)
+            segments, _ = timed(
+                lambda: analyse(
+                    session,
+                    get_metric("fact_accuracy"),
+                    project_id=project_id,
+                    app="support-bot",
+                    window=WINDOW,
+                    baseline=BASELINE,
+                    min_samples=settings.research_min_samples,
+                    work_mem=settings.research_work_mem,
+                ),
+                args.runs,
+            )
+            whole, draft = timed(
+                lambda: research(
+                    session,
+                    settings,
+                    project_id=project_id,
+                    metric="fact_accuracy",
+                    app="support-bot",
+                    window_start=WINDOW[0],
+                    window_end=WINDOW[1],
+                ),
+                args.runs,
+            )
+        print(
+            f"research on {args.window:,} window + {args.baseline:,} baseline traces "
+            f"({counts[0]:,} scored rows, {counts[1]:,} failures), median of {args.runs}:"
+        )
+        for label, seconds in (
+            ("bare backend (one aggregate over the rows)", bare),
+            ("segment tables (6 dimensions, one pass)", segments),
+            ("whole analysis (tables, evidence, playbook)", whole),
+        ):
+            print(f"  {label:<45} {seconds * 1000:8.0f} ms  ({seconds / bare:.2f}x)")
+        print(f"  -> {draft.root_cause_key}: {draft.title}")
+        print(f"  peak RSS of this process: {peak_rss_mb(os.getpid()):.0f} MB")
+    finally:
+        if not args.keep:
+            with connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
