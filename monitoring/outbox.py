@@ -7,14 +7,16 @@ miss a committed trace: if Elasticsearch is down the row waits, and the indexer 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitoring.db.models import Outbox
 
 TRACE_INDEX = "trace.index"
+# A new firing alert waits here for the research agent (monitoring/workflow/worker.py).
+ALERT_RESEARCH = "alert.research"
 
 
 def enqueue_trace_index(session: Session, project_id: uuid.UUID, trace_ids: Iterable[uuid.UUID]) -> None:
@@ -42,3 +44,34 @@ def backlog(session: Session, topic: str = TRACE_INDEX) -> Backlog:
     ).one()
     age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
     return Backlog(rows=rows, traces=int(traces), oldest_age_seconds=max(age, 0.0))
+
+
+def claim(session: Session, topic: str, limit: int) -> list[Outbox]:
+    """Pending rows of `topic` that are due, locked for this transaction; other workers skip them."""
+    return list(
+        session.scalars(
+            select(Outbox)
+            .where(
+                Outbox.topic == topic, Outbox.processed_at.is_(None), Outbox.available_at <= datetime.now(UTC)
+            )
+            .order_by(Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def back_off(rows: list[Outbox], exc: Exception, max_seconds: float) -> None:
+    """Keep the rows for a later attempt, exponentially later each time (0.5 s, 1 s, 2 s ... max)."""
+    for row in rows:
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.available_at = datetime.now(UTC) + timedelta(
+            seconds=min(max_seconds, 0.5 * 2 ** (row.attempts - 1))
+        )
+
+
+def mark_done(session: Session, rows: list[Outbox]) -> None:
+    session.execute(
+        update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(processed_at=datetime.now(UTC))
+    )

@@ -10,15 +10,14 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch, helpers
-from sqlalchemy import ARRAY, any_, bindparam, select, update
+from sqlalchemy import ARRAY, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.db.models import Outbox, ReviewLabel, Span, Trace, TraceEvaluation
-from monitoring.outbox import TRACE_INDEX
+from monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
+from monitoring.outbox import TRACE_INDEX, back_off, claim, mark_done
 from monitoring.search.documents import trace_document
 from monitoring.search.indices import ensure_indices, index_name
 from monitoring.settings import Settings
@@ -75,17 +74,7 @@ def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UU
 def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
     """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
     with sessions() as session, session.begin():
-        rows = session.scalars(
-            select(Outbox)
-            .where(
-                Outbox.topic == TRACE_INDEX,
-                Outbox.processed_at.is_(None),
-                Outbox.available_at <= datetime.now(UTC),
-            )
-            .order_by(Outbox.id)
-            .limit(settings.indexer_claim_rows)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = claim(session, TRACE_INDEX, settings.indexer_claim_rows)
         if not rows:
             return DrainResult(0, 0, failed=False)
         trace_ids = list({uuid.UUID(t) for row in rows for t in row.payload.get("trace_ids", [])})
@@ -95,18 +84,12 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
             if errors:
                 raise RuntimeError(f"{len(errors)} documents failed, first: {errors[0]}")
         except Exception as exc:  # Elasticsearch down or refusing: keep the rows, retry later
-            for row in rows:
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                delay = min(settings.indexer_max_backoff_seconds, 0.5 * 2 ** (row.attempts - 1))
-                row.available_at = datetime.now(UTC) + timedelta(seconds=delay)
+            back_off(rows, exc, settings.indexer_max_backoff_seconds)
             log.warning(
                 "indexing failed; %d outbox rows back off", len(rows), extra={"error": str(exc)[:500]}
             )
             return DrainResult(len(rows), 0, failed=True)
-        session.execute(
-            update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(processed_at=datetime.now(UTC))
-        )
+        mark_done(session, rows)
         return DrainResult(len(rows), len(actions), failed=False)
 
 
