@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     # Evaluation runs older than this are not published (the EvaluationStale alert covers the gap).
     exporter_run_max_age_hours: int = 48
 
+    # Webhook: Alertmanager's notifications are small; a bigger body or more alerts is refused.
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_max_alerts: int = 1000
+    # Research: the window before an alert that the research agent analyses.
+    research_window_seconds: int = 3600
+    # Proposals: approving one that is high-risk, or expected to gain at least this much of its metric,
+    # needs a reviewer and a comment; the optional policy approves validated low-risk ones by itself.
+    high_impact_improvement: float = 0.05
+    auto_approve_low_risk: bool = False
+    # Where the validation agent replays golden cases, per app ("default" for the others): an
+    # http(s) endpoint or a Python callable "module:function".
+    validation_targets: dict[str, str] = {"default": "monitoring.demo.sample_app:answer"}
+
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.

@@ -9,7 +9,18 @@ from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
 from sqlalchemy.exc import DataError
 
-from monitoring.api.routes import control, expert_review, health, metrics, otlp, projects, search, traces
+from monitoring.api.routes import (
+    alerts,
+    control,
+    expert_review,
+    health,
+    metrics,
+    otlp,
+    projects,
+    proposals,
+    search,
+    traces,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -28,7 +39,7 @@ def create_app() -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
     )
-    for module in (health, projects, traces, search, expert_review, metrics, control):
+    for module in (health, projects, traces, search, expert_review, metrics, alerts, proposals, control):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".

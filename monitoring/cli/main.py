@@ -63,6 +63,17 @@ def scheduler() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """Turn new firing alerts into proposals (drains the research queue; run as many as needed)."""
+    from monitoring.db.session import session_factory
+    from monitoring.workflow.worker import run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_forever(settings, session_factory(settings.database_url))
+
+
+@app.command()
 def indexer() -> None:
     """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
     from monitoring.db.session import session_factory

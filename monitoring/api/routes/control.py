@@ -1,20 +1,29 @@
 """`POST /api/v1/control/...`: run an agent now instead of waiting for the scheduler."""
 
+import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from agents.evaluation.agent import evaluate
+from agents.research.alerts import alert_target
+from agents.research.metrics import METRICS as RESEARCH_METRICS
+from agents.validation.agent import NoGoldenCases, validate
 from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from monitoring.api.routes.metrics import run_json
-from monitoring.db.models import EvaluationRun
+from monitoring.api.routes.proposals import own_proposal, proposal_json, validation_json
+from monitoring.db.models import EvaluationRun, MonitoringAlert
 from monitoring.db.session import session_factory
+from monitoring.workflow.configs import active_config, candidate_config
+from monitoring.workflow.proposals import InvalidTransition, auto_approve, transition
+from monitoring.workflow.research import propose
 
 router = APIRouter(prefix="/control", tags=["control"])
+METRIC_NAMES = tuple(RESEARCH_METRICS)
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 
 
@@ -45,3 +54,98 @@ async def trigger_evaluation(
         for run in report.runs:
             run.is_baseline = run.model is None
     return {"scored": report.scored, "runs": [run_json(run) for run in report.runs]}
+
+
+class GenerateProposalRequest(BaseModel):
+    alert_id: uuid.UUID | None = Field(None, description="Research this alert's metric and app.")
+    metric: Literal[METRIC_NAMES] | None = Field(None, description="Or name the metric yourself.")  # type: ignore[valid-type]
+    app: str | None = Field(None, max_length=200)
+    window_minutes: int | None = Field(None, ge=5, le=30 * 24 * 60)
+
+
+@router.post("/generate-proposal")
+def generate_proposal(
+    body: GenerateProposalRequest, session: SessionDep, settings: SettingsDep, principal: Admin
+) -> dict:
+    """Run the research agent now, for an alert or a metric (and app) over the window before now."""
+    if body.alert_id is not None:
+        alert = session.get(MonitoringAlert, body.alert_id)
+        if alert is None or alert.project_id != principal.project_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+        target = alert_target(alert.labels)
+        if target is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"{alert.alertname} is about no metric"
+            )
+        metric, app = target
+    elif body.metric is not None:
+        metric, app = body.metric, body.app
+    else:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give alert_id or metric")
+    proposal, created = propose(
+        session,
+        settings,
+        project_id=principal.project_id,
+        metric=metric,
+        app=app,
+        window=timedelta(minutes=body.window_minutes) if body.window_minutes else None,
+        alert_id=body.alert_id,
+        actor="api",
+    )
+    return {"proposal": proposal_json(proposal, full=True) if proposal else None, "created": created}
+
+
+class ValidateProposalRequest(BaseModel):
+    proposal_id: uuid.UUID
+    target: str | None = Field(
+        None, max_length=2000, description="http(s) endpoint or module:function; default: the app's setting."
+    )
+    tags: list[str] | None = Field(
+        None, max_length=50, description="Only golden cases with one of these tags."
+    )
+
+
+@router.post("/validate-proposal")
+def validate_proposal(
+    body: ValidateProposalRequest, session: SessionDep, settings: SettingsDep, principal: Admin
+) -> dict:
+    """Replay the golden dataset through the app's active config and the proposal's candidate config,
+    decide with paired statistics, and move the proposal to validated or failed_validation."""
+    proposal = own_proposal(session, principal, body.proposal_id, lock=True)
+    app = proposal.app or "default"
+    active = active_config(session, principal.project_id, app)
+    baseline = active.config if active else {}
+    candidate = candidate_config(baseline, proposal.recommended_change)
+    if candidate is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"a {proposal.proposal_type} proposal changes no config: nothing to validate",
+        )
+    try:
+        transition(session, proposal, "validating", actor="validation-agent")
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    targets = settings.validation_targets
+    try:
+        result = validate(
+            session,
+            settings,
+            project_id=principal.project_id,
+            proposal_id=proposal.id,
+            app=app,
+            baseline_config=baseline,
+            candidate_config=candidate,
+            target=body.target or targets.get(app, targets.get("default", "")),
+            tags=body.tags,
+        )
+    except NoGoldenCases as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    transition(
+        session,
+        proposal,
+        "validated" if result.passed else "failed_validation",
+        actor="validation-agent",
+        details={"validation_id": str(result.id)},
+    )
+    auto_approve(session, settings, proposal)
+    return proposal_json(proposal, full=True) | {"validation": validation_json(result)}

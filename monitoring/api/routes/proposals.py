@@ -1,0 +1,191 @@
+"""Improvement proposals: list, stats, one with its validation and impact, approve and reject."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
+from monitoring.db.models.proposals import PROPOSAL_STATUSES
+from monitoring.workflow.proposals import DecisionRefused, InvalidTransition, decide
+
+router = APIRouter(prefix="/proposals", tags=["proposals"])
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+Reviewer = Annotated[Principal, Depends(require_scope("review"))]
+
+
+def validation_json(result: ValidationResult) -> dict:
+    return {
+        "id": str(result.id),
+        "status": result.status,
+        "passed": result.passed,
+        "case_count": result.case_count,
+        "baseline": result.baseline_metrics,
+        "candidate": result.candidate_metrics,
+        "mcnemar_p_value": result.mcnemar_p_value,
+        "score_delta": {
+            "mean": result.score_delta_mean,
+            "ci95": [result.score_delta_ci_low, result.score_delta_ci_high],
+        },
+        "regressions": result.regressions,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+    }
+
+
+def impact_json(impact: ImprovementImpact) -> dict:
+    return {
+        "metric": impact.metric,
+        "rollout_percent": impact.rollout_percent,
+        "before": impact.before_value,
+        "after": impact.after_value,
+        "p_value": impact.p_value,
+        "significant": impact.significant,
+        "roi_usd": impact.roi_usd,
+        "details": impact.details,
+        "measured_at": impact.measured_at,
+    }
+
+
+def proposal_json(proposal: ImprovementProposal, full: bool = False) -> dict:
+    body = {
+        "id": str(proposal.id),
+        "alert_id": str(proposal.alert_id) if proposal.alert_id else None,
+        "status": proposal.status,
+        "proposal_type": proposal.proposal_type,
+        "title": proposal.title,
+        "app": proposal.app,
+        "root_cause_key": proposal.root_cause_key,
+        "root_cause": proposal.root_cause,
+        "recommended_change": proposal.recommended_change,
+        "expected_improvement": proposal.expected_improvement,
+        "effort": proposal.effort,
+        "risk": proposal.risk,
+        "rollout_percent": proposal.rollout_percent,
+        "reviewer": proposal.reviewer,
+        "review_comment": proposal.review_comment,
+        "decided_at": proposal.decided_at,
+        "created_at": proposal.created_at,
+        "updated_at": proposal.updated_at,
+    }
+    if full:
+        body |= {
+            "scope": proposal.scope,
+            "evidence": proposal.evidence,
+            "narrative": proposal.narrative,
+            "alternatives": proposal.alternatives,
+        }
+    return body
+
+
+def own_proposal(
+    session, principal: Principal, proposal_id: uuid.UUID, lock: bool = False
+) -> ImprovementProposal:
+    proposal = session.get(ImprovementProposal, proposal_id, with_for_update=lock)
+    if proposal is None or proposal.project_id != principal.project_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such proposal")
+    return proposal
+
+
+@router.get("")
+def list_proposals(
+    session: SessionDep,
+    principal: Reader,
+    status_: Annotated[list[Literal[PROPOSAL_STATUSES]], Query(alias="status")] = [],  # type: ignore[valid-type]  # noqa: B006
+    proposal_type: Annotated[list[str], Query(alias="type", max_length=20)] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict:
+    """Newest first; `{"total", "items"}`."""
+    where = [ImprovementProposal.project_id == principal.project_id]
+    if status_:
+        where.append(ImprovementProposal.status.in_(status_))
+    if proposal_type:
+        where.append(ImprovementProposal.proposal_type.in_(proposal_type))
+    total = session.scalar(select(func.count()).select_from(ImprovementProposal).where(*where))
+    rows = session.scalars(
+        select(ImprovementProposal)
+        .where(*where)
+        .order_by(ImprovementProposal.created_at.desc(), ImprovementProposal.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return {"total": total, "items": [proposal_json(p) for p in rows]}
+
+
+@router.get("/stats")
+def proposal_stats(session: SessionDep, principal: Reader) -> dict:
+    rows = session.execute(
+        select(ImprovementProposal.status, ImprovementProposal.proposal_type, func.count())
+        .where(ImprovementProposal.project_id == principal.project_id)
+        .group_by(ImprovementProposal.status, ImprovementProposal.proposal_type)
+    ).all()
+    by_status = {s: 0 for s in PROPOSAL_STATUSES}
+    by_type: dict[str, int] = {}
+    for state, kind, count in rows:
+        by_status[state] += count
+        by_type[kind] = by_type.get(kind, 0) + count
+    decided = (
+        by_status["approved"] + by_status["rolling_out"] + by_status["implemented"] + by_status["rolled_back"]
+    )
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "by_type": by_type,
+        "approval_rate": decided / (decided + by_status["rejected"])
+        if decided + by_status["rejected"]
+        else None,
+    }
+
+
+@router.get("/{proposal_id}")
+def get_proposal(proposal_id: uuid.UUID, session: SessionDep, principal: Reader) -> dict:
+    proposal = own_proposal(session, principal, proposal_id)
+    validation = session.scalar(
+        select(ValidationResult)
+        .where(ValidationResult.proposal_id == proposal.id)
+        .order_by(ValidationResult.started_at.desc())
+    )
+    impacts = session.scalars(
+        select(ImprovementImpact)
+        .where(ImprovementImpact.proposal_id == proposal.id)
+        .order_by(ImprovementImpact.measured_at)
+    )
+    return proposal_json(proposal, full=True) | {
+        "validation": validation_json(validation) if validation else None,
+        "impact": [impact_json(i) for i in impacts],
+    }
+
+
+class Decision(BaseModel):
+    reviewer: str | None = Field(None, min_length=1, max_length=200)
+    comment: str | None = Field(None, min_length=1, max_length=5000)
+
+
+def _decide(session, settings, principal: Principal, proposal_id: uuid.UUID, to: str, body: Decision) -> dict:
+    proposal = own_proposal(session, principal, proposal_id, lock=True)
+    try:
+        decide(session, settings, proposal, to, reviewer=body.reviewer, comment=body.comment)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except DecisionRefused as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return proposal_json(proposal, full=True)
+
+
+@router.post("/{proposal_id}/approve")
+def approve_proposal(
+    proposal_id: uuid.UUID, body: Decision, session: SessionDep, settings: SettingsDep, principal: Reviewer
+) -> dict:
+    """Approve a validated proposal (a high-impact one needs a reviewer and a comment); 409 otherwise."""
+    return _decide(session, settings, principal, proposal_id, "approved", body)
+
+
+@router.post("/{proposal_id}/reject")
+def reject_proposal(
+    proposal_id: uuid.UUID, body: Decision, session: SessionDep, settings: SettingsDep, principal: Reviewer
+) -> dict:
+    return _decide(session, settings, principal, proposal_id, "rejected", body)

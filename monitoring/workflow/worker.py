@@ -1,0 +1,55 @@
+"""`metamon worker`: turns new firing alerts into proposals. The webhook only stores the alert and an
+outbox row (so it answers in milliseconds); this loop claims the rows with SKIP LOCKED, so any number
+of workers can run, and a failure backs off and retries."""
+
+import logging
+import time
+import uuid
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitoring.db.models import MonitoringAlert
+from monitoring.outbox import ALERT_RESEARCH, back_off, claim, mark_done
+from monitoring.settings import Settings
+from monitoring.workflow.research import propose_for_alert
+
+log = logging.getLogger(__name__)
+CLAIM_ROWS = 5
+
+
+def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Research the alerts waiting now; returns how many outbox rows it handled."""
+    with sessions() as session, session.begin():
+        rows = claim(session, ALERT_RESEARCH, CLAIM_ROWS)
+        for row in rows:
+            alert = session.get(MonitoringAlert, uuid.UUID(row.payload["alert_id"]))
+            try:
+                with session.begin_nested():
+                    proposal, created = (
+                        propose_for_alert(session, settings, alert) if alert else (None, False)
+                    )
+            except Exception as exc:  # the database hiccuped or the analysis broke: retry later
+                log.exception("research failed", extra={"alert_id": row.payload["alert_id"]})
+                back_off([row], exc, settings.indexer_max_backoff_seconds)
+                continue
+            mark_done(session, [row])
+            log.info(
+                "alert researched",
+                extra={
+                    "alert_id": row.payload["alert_id"],
+                    "proposal_id": str(proposal.id) if proposal else None,
+                    "created": created,
+                },
+            )
+        return len(rows)
+
+
+def run_forever(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    while True:
+        try:
+            handled = research_once(settings, sessions)
+        except Exception:
+            log.exception("worker pass failed")
+            handled = 0
+        if not handled:
+            time.sleep(settings.indexer_poll_seconds)
