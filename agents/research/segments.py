@@ -109,8 +109,11 @@ def _count_rows(
     dims = ", ".join(f"{expr} AS {name}" for name, expr in DIMENSIONS.items())
     names = ", ".join(DIMENSIONS)
     in_window = "t.timestamp >= :window_start AND t.timestamp < :window_end"
-    # Count each combination of values first (one hash aggregate, parallel-safe, a few thousand groups),
-    # then roll the combinations up per dimension: six hash tables over the rows cost twice as much.
+    # Count each combination of values first (one hash aggregate that runs in parallel, one group per
+    # combination seen: thousands, not millions), then roll the combinations up per dimension; six hash
+    # tables over the rows themselves cost twice as much. GROUP BY by position: `model` alone would name
+    # the raw column, not its coalesced value.
+    positions = ", ".join(str(i) for i in range(1, len(DIMENSIONS) + 2))
     sql = f"""
         WITH combos AS (
             SELECT {dims}, {in_window} AS in_window,
@@ -118,7 +121,7 @@ def _count_rows(
             FROM {rows}
             WHERE {scope}
               AND (({in_window}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))
-            GROUP BY {names}, in_window
+            GROUP BY {positions}
         )
         SELECT {names},
                coalesce(sum(n) FILTER (WHERE in_window), 0) AS window_n,
