@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -161,6 +161,19 @@ class Settings(BaseSettings):
     # needs a reviewer and a comment; the optional policy approves validated low-risk ones by itself.
     high_impact_improvement: float = 0.05
     auto_approve_low_risk: bool = False
+    # Rollout: the candidate config's share of traffic at each stage (rising, the last 100). The monitor
+    # moves one stage per run once both the candidate's traces and the others since the rollout began
+    # have rollout_min_samples scored for the proposal's metric, and rolls back instead when the
+    # candidate's metric is worse than the others' by more than rollout_max_degradation (relative).
+    rollout_stages: list[int] = [10, 50, 100]
+    rollout_min_samples: int = 100
+    rollout_max_degradation: float = 0.05
+    # Impact: the before/after two-proportion test's significance level, and what one percentage point
+    # of the metric (one failure fewer per 100 requests) is worth per 1,000 requests, in USD. ROI per 30
+    # days = (failure rate before - after, in points) x impact_value_per_point_usd
+    #        x (the app's requests in the last 7 days x 30/7) / 1000.
+    impact_alpha: float = 0.05
+    impact_value_per_point_usd: float = 1.0
     # Where the validation agent replays golden cases, per app ("default" for the others): an
     # http(s) endpoint or a Python callable "module:function".
     validation_targets: dict[str, str] = {"default": "monitoring.demo.sample_app:answer"}
@@ -170,6 +183,13 @@ class Settings(BaseSettings):
     # Seconds `stack up` waits for a service to become healthy.
     stack_start_timeout: float = 180.0
     log_level: str = "INFO"
+
+    @field_validator("rollout_stages")
+    @classmethod
+    def _stages_rise_to_100(cls, stages: list[int]) -> list[int]:
+        if not stages or stages[-1] != 100 or stages[0] < 1 or any(a >= b for a, b in zip(stages, stages[1:])):
+            raise ValueError("rollout stages must rise from at least 1 and end at 100, e.g. [10, 50, 100]")
+        return stages
 
     @model_validator(mode="after")
     def _derive_urls(self) -> "Settings":

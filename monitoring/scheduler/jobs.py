@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from agents.evaluation.agent import evaluate
 from agents.monitor.agent import monitor
+from agents.monitor.rollout import check_rollouts
 from monitoring.db.session import session_factory, session_scope
 from monitoring.notifications.digest import send_digest
 from monitoring.retention import apply_retention
@@ -23,8 +24,12 @@ def evaluate_daily(settings: Settings) -> None:
 
 
 def monitor_apps(settings: Settings) -> None:
+    """Anomaly findings, then each rollout's stage check. Two transactions: a rollout that fails to move
+    must not cost the exporter its fresh findings, nor the reverse."""
     with session_scope(settings.database_url) as session:
         monitor(session, settings)
+    with session_scope(settings.database_url) as session:
+        check_rollouts(session, settings)
 
 
 def retention(settings: Settings) -> None:

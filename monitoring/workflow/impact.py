@@ -1,0 +1,139 @@
+"""Impact of a rolled-out change on its proposal's metric, measured from the app's own traces.
+
+- before: the app's traces (whatever config served them) over a window as long as the rollout so far,
+  ending when the candidate config was created;
+- after: the traces tagged with the candidate's `config_version` since it was created;
+- significance: a two-proportion z-test on their failure rates (settings.impact_alpha);
+- ROI, in USD per 30 days:
+
+      ROI = Δ × V × R / 1000
+      Δ = failure rate before − failure rate after, in percentage points (positive: fewer failures)
+      V = settings.impact_value_per_point_usd, what one point is worth per 1,000 requests
+      R = the app's requests per 30 days, estimated as its traces in the last 7 days × 30 / 7
+
+Failures are those of agents/research/metrics.py, counted over the rows agents/research/sql.py defines,
+so a rollout is judged with the same definitions that made the proposal."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from agents.research.metrics import METRICS, Metric
+from agents.research.sql import metric_params, metric_rows
+from agents.research.stats import two_proportion_p_value
+from monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal, Trace
+from monitoring.settings import Settings
+
+ROI_DAYS = 30
+TRAFFIC_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Counts:
+    n: int = 0
+    failures: int = 0
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failures / self.n if self.n else None
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.n + other.n, self.failures + other.failures)
+
+    def as_dict(self, start: datetime, end: datetime) -> dict:
+        return {
+            "traces": self.n,
+            "failures": self.failures,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
+
+    def value(self, metric: Metric) -> float | None:
+        """The metric in its own units (a pass ratio, or a failure rate for minimised metrics)."""
+        rate = self.failure_rate
+        return None if rate is None else metric.value(rate)
+
+
+def metric_of(proposal: ImprovementProposal) -> Metric | None:
+    """The metric the proposal set out to improve, or None for one made by hand without any."""
+    name = (proposal.root_cause or {}).get("metric") or (proposal.scope or {}).get("metric")
+    return METRICS.get(name) if isinstance(name, str) else None
+
+
+def split_counts(
+    session: Session, metric: Metric, config: AppConfig, start: datetime, end: datetime
+) -> tuple[Counts, Counts]:
+    """(traces tagged with this config's version, every other trace of its app) in [start, end)."""
+    rows, where, failed = metric_rows(metric, config.app)
+    # ->> reads {"config_version": 3} and {"config_version": "3"} alike.
+    sql = text(
+        f"SELECT coalesce(t.metadata ->> 'config_version' = :version, false) AS candidate, "
+        f"count(*) AS n, count(*) FILTER (WHERE {failed}) AS failures "
+        f"FROM {rows} WHERE {where} AND t.timestamp >= :start AND t.timestamp < :end GROUP BY 1"
+    )
+    params = metric_params(metric, config.project_id, config.app) | {
+        "version": str(config.version),
+        "start": start,
+        "end": end,
+    }
+    found = {row.candidate: Counts(row.n, row.failures) for row in session.execute(sql, params)}
+    return found.get(True, Counts()), found.get(False, Counts())
+
+
+def requests_per_30_days(session: Session, config: AppConfig, now: datetime) -> float:
+    recent = session.scalar(
+        select(func.count()).where(
+            Trace.project_id == config.project_id,
+            Trace.app == config.app,
+            Trace.timestamp > now - timedelta(days=TRAFFIC_DAYS),
+            Trace.timestamp <= now,
+        )
+    )
+    return recent * ROI_DAYS / TRAFFIC_DAYS
+
+
+def measure(
+    session: Session,
+    settings: Settings,
+    proposal: ImprovementProposal,
+    candidate: AppConfig,
+    now: datetime,
+) -> ImprovementImpact | None:
+    """Store the impact at the proposal's current stage; None when the proposal names no metric."""
+    metric = metric_of(proposal)
+    if metric is None:
+        return None
+    started = candidate.created_at
+    before_start = started - (now - started)
+    after, _ = split_counts(session, metric, candidate, started, now)
+    before = sum(split_counts(session, metric, candidate, before_start, started), Counts())
+    requests = requests_per_30_days(session, candidate, now)
+    p_value = roi = delta_points = None
+    if before.n and after.n:
+        p_value = two_proportion_p_value(before.failures, before.n, after.failures, after.n)
+        delta_points = (before.failure_rate - after.failure_rate) * 100
+        roi = delta_points * settings.impact_value_per_point_usd * requests / 1000
+    impact = ImprovementImpact(
+        proposal_id=proposal.id,
+        metric=metric.name,
+        rollout_percent=proposal.rollout_percent,
+        before_value=before.value(metric),
+        after_value=after.value(metric),
+        p_value=p_value,
+        significant=None if p_value is None else p_value < settings.impact_alpha,
+        roi_usd=roi,
+        details={
+            "config_version": candidate.version,
+            "before": before.as_dict(before_start, started),
+            "after": after.as_dict(started, now),
+            "delta_points": delta_points,
+            "requests_per_30_days": requests,
+            "value_per_point_usd": settings.impact_value_per_point_usd,
+            "roi_formula": "delta_points * value_per_point_usd * requests_per_30_days / 1000",
+        },
+    )
+    session.add(impact)
+    session.flush()
+    return impact
