@@ -14,13 +14,15 @@ import yaml
 from tests.conftest import METAMON, free_port
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_ready(
+    url: str, process: subprocess.Popen, timeout: float = 30, codes: tuple[int, ...] = (200,)
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code in codes:
                 return
         except httpx.TransportError:
             pass
@@ -29,11 +31,13 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None
 
 
 @contextmanager
-def running(args: list[str], ready_url: str, log: Path, env: dict | None = None) -> Iterator[None]:
+def running(
+    args: list[str], ready_url: str, log: Path, env: dict | None = None, ready_codes: tuple[int, ...] = (200,)
+) -> Iterator[None]:
     with log.open("w") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_ready(ready_url, process)
+            wait_ready(ready_url, process, codes=ready_codes)
             yield
         finally:
             process.terminate()
@@ -91,3 +95,19 @@ def wait_for(check, timeout: float = 30, interval: float = 0.5):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+@contextmanager
+def api_server(database_url: str, directory: Path, workers: int = 2, **settings: str) -> Iterator[str]:
+    """`metamon serve` with several uvicorn workers on a free port; yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "METAMON_DATABASE_URL": database_url,
+        "METAMON_LOG_LEVEL": "WARNING",
+        **{f"METAMON_{k.upper()}": v for k, v in settings.items()},
+    }
+    url = f"http://127.0.0.1:{port}"
+    args = [METAMON, "serve", "--port", str(port), "--workers", str(workers)]
+    with running(args, f"{url}/api/v1/projects/current", directory / "api.log", env, ready_codes=(401,)):
+        yield url

@@ -128,6 +128,13 @@ def stack_services(settings: Settings) -> list[Service]:
             probe=None,
         ),
         Service(
+            name="worker",
+            command=[str(venv_bin / "metamon"), "worker"],
+            port=None,
+            port_setting=None,
+            probe=None,
+        ),
+        Service(
             name="scheduler",
             command=[str(venv_bin / "metamon"), "scheduler"],
             port=None,
@@ -138,4 +145,4 @@ def stack_services(settings: Settings) -> list[Service]:
 
 
 # Started after the infrastructure is healthy: they need the database and the index.
-APP_SERVICES = ("api", "exporter", "indexer", "scheduler")
+APP_SERVICES = ("api", "exporter", "indexer", "worker", "scheduler")

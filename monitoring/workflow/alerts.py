@@ -2,22 +2,19 @@
 count but never duplicate; a new firing alert about a metric queues the research agent."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import case, func, literal, literal_column, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from agents.research.alerts import alert_target
-from monitoring.db.models import MonitoringAlert, Outbox, Project
+from monitoring.db.models import Outbox, Project
 from monitoring.db.models.alerts import SEVERITIES
 from monitoring.outbox import ALERT_RESEARCH
 from monitoring.workflow.audit import record
-
-# True for a row the upsert inserted (its xmax is 0), false for one it updated.
-INSERTED = literal_column("xmax = 0").label("inserted")
 
 
 class AlertmanagerAlert(BaseModel):
@@ -63,63 +60,68 @@ def _ends_at(alert: AlertmanagerAlert) -> datetime | None:
     return alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
 
 
+# One statement per alert, prepared once. A resolved notification resolves; a re-sent firing one keeps
+# an acknowledgement. `xmax = 0` is true for a row this statement inserted, false for one it updated.
+_UPSERT = text(
+    """
+INSERT INTO monitoring_alerts AS a (id, project_id, fingerprint, alertname, status, severity, starts_at,
+    ends_at, labels, annotations, generator_url, resolved_by, resolved_at, notification_count,
+    last_notified_at, notified_receivers, created_at, updated_at)
+VALUES (:id, :project_id, :fingerprint, :alertname, CAST(:status AS text), :severity, :starts_at,
+    :ends_at, :labels, :annotations, :generator_url,
+    CASE WHEN CAST(:status AS text) = 'resolved' THEN 'alertmanager' END,
+    CASE WHEN CAST(:status AS text) = 'resolved' THEN now() END, 1, now(),
+    jsonb_build_array(CAST(:receiver AS text)), now(), now())
+ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+    status = CASE WHEN EXCLUDED.status = 'resolved' THEN 'resolved' ELSE a.status END,
+    ends_at = coalesce(EXCLUDED.ends_at, a.ends_at),
+    resolved_by = coalesce(a.resolved_by, EXCLUDED.resolved_by),
+    resolved_at = coalesce(a.resolved_at, EXCLUDED.resolved_at),
+    labels = EXCLUDED.labels,
+    annotations = EXCLUDED.annotations,
+    notification_count = a.notification_count + 1,
+    last_notified_at = now(),
+    notified_receivers = CASE WHEN a.notified_receivers ? CAST(:receiver AS text) THEN a.notified_receivers
+        ELSE a.notified_receivers || EXCLUDED.notified_receivers END,
+    updated_at = now()
+RETURNING id, project_id, status, xmax = 0 AS inserted
+"""
+)
+
+
 def store_notification(session: Session, payload: AlertmanagerPayload) -> dict:
-    """Upsert every alert of the notification; returns counts. Rows are written in key order, so two
+    """Upsert every alert of the notification; returns counts. Alerts are written in key order, so two
     notifications carrying the same alerts never deadlock."""
     unique = {(a.fingerprint, a.startsAt): a for a in payload.alerts}
     slugs = {a.labels.get("project") for a in unique.values()} - {None}
-    projects = dict(session.execute(select(Project.slug, Project.id).where(Project.slug.in_(slugs))).all())
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "project_id": projects.get(a.labels.get("project")),
-            "fingerprint": a.fingerprint,
-            "alertname": a.labels["alertname"][:200],
-            "status": a.status,
-            "severity": _severity(a.labels),
-            "starts_at": a.startsAt,
-            "ends_at": _ends_at(a),
-            "labels": a.labels,
-            "annotations": a.annotations,
-            "generator_url": a.generatorURL,
-            "resolved_by": "alertmanager" if a.status == "resolved" else None,
-            "resolved_at": now if a.status == "resolved" else None,
-            "notification_count": 1,
-            "last_notified_at": now,
-            "notified_receivers": [payload.receiver],
-        }
-        for (_, _), a in sorted(unique.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-    ]
-    stmt = pg_insert(MonitoringAlert).values(rows)
-    table = MonitoringAlert.__table__.c
-    resolved_now = stmt.excluded.status == "resolved"
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["fingerprint", "starts_at"],
-        set_={
-            # A resolved notification resolves; a re-sent firing one keeps an acknowledgement.
-            "status": case((resolved_now, literal("resolved")), else_=table.status),
-            "ends_at": func.coalesce(stmt.excluded.ends_at, table.ends_at),
-            "resolved_by": case(
-                (resolved_now & table.resolved_by.is_(None), "alertmanager"), else_=table.resolved_by
-            ),
-            "resolved_at": case((resolved_now & table.resolved_at.is_(None), now), else_=table.resolved_at),
-            "labels": stmt.excluded.labels,
-            "annotations": stmt.excluded.annotations,
-            "notification_count": table.notification_count + 1,
-            "last_notified_at": now,
-            "notified_receivers": case(
-                (table.notified_receivers.contains([payload.receiver]), table.notified_receivers),
-                else_=table.notified_receivers.op("||")(stmt.excluded.notified_receivers),
-            ),
-            "updated_at": now,
-        },
-    ).returning(MonitoringAlert.id, MonitoringAlert.project_id, MonitoringAlert.status, INSERTED)
-    stored = session.execute(stmt).all()
-    new = [row for row in stored if row.inserted]
-    labels_of = {r["id"]: r["labels"] for r in rows}
-    for row in new:
-        labels = labels_of[row.id]
+    projects = (
+        dict(session.execute(select(Project.slug, Project.id).where(Project.slug.in_(slugs))).all())
+        if slugs
+        else {}
+    )
+    new = 0
+    for key in sorted(unique):
+        a = unique[key]
+        row = session.execute(
+            _UPSERT,
+            {
+                "id": uuid.uuid4(),
+                "project_id": projects.get(a.labels.get("project")),
+                "fingerprint": a.fingerprint,
+                "alertname": a.labels["alertname"][:200],
+                "status": a.status,
+                "severity": _severity(a.labels),
+                "starts_at": a.startsAt,
+                "ends_at": _ends_at(a),
+                "labels": Jsonb(a.labels),
+                "annotations": Jsonb(a.annotations),
+                "generator_url": a.generatorURL,
+                "receiver": payload.receiver,
+            },
+        ).one()
+        if not row.inserted:
+            continue
+        new += 1
         record(
             session,
             project_id=row.project_id,
@@ -127,10 +129,10 @@ def store_notification(session: Session, payload: AlertmanagerPayload) -> dict:
             action=f"alert.{row.status}",
             entity_type="alert",
             entity_id=row.id,
-            after={"alertname": labels["alertname"]},
+            after={"alertname": a.labels["alertname"]},
         )
-        if row.status == "firing" and row.project_id and alert_target(labels):
+        if row.status == "firing" and row.project_id and alert_target(a.labels):
             session.add(
                 Outbox(topic=ALERT_RESEARCH, aggregate_id=str(row.id), payload={"alert_id": str(row.id)})
             )
-    return {"received": len(payload.alerts), "new": len(new), "updated": len(stored) - len(new)}
+    return {"received": len(payload.alerts), "new": new, "updated": len(unique) - new}

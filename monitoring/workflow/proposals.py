@@ -130,6 +130,8 @@ def decide(
     comment: str | None,
 ) -> None:
     """A person approves or rejects. A high-impact approval needs a named reviewer and a comment."""
+    if to not in TRANSITIONS[proposal.status]:
+        raise InvalidTransition(f"a {proposal.status} proposal cannot become {to}")
     if to == "approved" and is_high_impact(proposal, settings) and not (reviewer and comment):
         raise DecisionRefused("approving a high-impact proposal needs a reviewer and a comment")
     transition(session, proposal, to, actor=reviewer or "anonymous", details={"comment": comment})

@@ -75,7 +75,7 @@ def start_rollout(
     active = active_config(session, proposal.project_id, app)
     config = candidate_config(active.config if active else {}, proposal.recommended_change)
     if config is None:
-        raise InvalidTransition(f"a {proposal.proposal_type} proposal changes no config: nothing to roll out")
+        raise InvalidTransition(f"{proposal.proposal_type} changes no config: nothing to roll out")
     busy = serving_candidate(session, proposal.project_id, app)
     if busy is not None:
         raise InvalidTransition(f"{app} is already rolling out config version {busy.version}")

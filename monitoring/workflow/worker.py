@@ -8,30 +8,36 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.research.alerts import alert_target
 from monitoring.db.models import MonitoringAlert
 from monitoring.outbox import ALERT_RESEARCH, back_off, claim, mark_done
 from monitoring.settings import Settings
 from monitoring.workflow.research import propose_for_alert
 
 log = logging.getLogger(__name__)
-CLAIM_ROWS = 5
+CLAIM_ROWS = 100
 
 
 def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Research the alerts waiting now; returns how many outbox rows it handled."""
+    """Research the alerts waiting now; returns how many outbox rows it handled. Alerts about the same
+    metric and app (an alert storm, or one alert per model) are researched once per pass."""
     with sessions() as session, session.begin():
         rows = claim(session, ALERT_RESEARCH, CLAIM_ROWS)
+        done: set[tuple] = set()
         for row in rows:
             alert = session.get(MonitoringAlert, uuid.UUID(row.payload["alert_id"]))
+            key = (alert.project_id, alert_target(alert.labels)) if alert else None
+            if key in done or alert is None:
+                mark_done(session, [row])
+                continue
             try:
                 with session.begin_nested():
-                    proposal, created = (
-                        propose_for_alert(session, settings, alert) if alert else (None, False)
-                    )
+                    proposal, created = propose_for_alert(session, settings, alert)
             except Exception as exc:  # the database hiccuped or the analysis broke: retry later
                 log.exception("research failed", extra={"alert_id": row.payload["alert_id"]})
                 back_off([row], exc, settings.indexer_max_backoff_seconds)
                 continue
+            done.add(key)
             mark_done(session, [row])
             log.info(
                 "alert researched",

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
+from starlette.concurrency import run_in_threadpool
 
 from monitoring.api.body import read_body
 from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
@@ -70,12 +71,16 @@ async def alertmanager_webhook(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"{len(payload.alerts)} alerts exceed the limit of {settings.webhook_max_alerts}",
         )
-    return store_notification(session, payload)
+    # In a worker thread: an upsert waiting on another request's row lock must not block the event
+    # loop that request needs to commit.
+    return await run_in_threadpool(store_notification, session, payload)
 
 
 def _visible(principal: Principal):
-    # Alerts about metamon itself (exporter or API down) carry no project: every reader sees them.
-    return or_(MonitoringAlert.project_id == principal.project_id, MonitoringAlert.project_id.is_(None))
+    # Alerts about metamon itself (exporter or API down) carry no project label: every reader sees them.
+    # One naming a project metamon does not know is nobody's.
+    unscoped = and_(MonitoringAlert.project_id.is_(None), ~MonitoringAlert.labels.has_key("project"))
+    return or_(MonitoringAlert.project_id == principal.project_id, unscoped)
 
 
 @router.get("")
@@ -148,7 +153,8 @@ class Actor(BaseModel):
 
 def _own_alert(session, principal: Principal, alert_id: uuid.UUID) -> MonitoringAlert:
     alert = session.get(MonitoringAlert, alert_id, with_for_update=True)
-    if alert is None or alert.project_id not in (principal.project_id, None):
+    unscoped = alert is not None and alert.project_id is None and "project" not in alert.labels
+    if alert is None or not (alert.project_id == principal.project_id or unscoped):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
     return alert
 

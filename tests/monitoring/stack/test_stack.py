@@ -21,7 +21,16 @@ def _free_port() -> int:
 def test_status_shows_every_service_running_and_healthy():
     result = run_metamon("stack", "status")
     assert result.returncode == 0, result.stdout
-    for name in ("postgres", "elasticsearch", "prometheus", "alertmanager", "api", "exporter", "indexer", "scheduler"):
+    for name in (
+        "postgres",
+        "elasticsearch",
+        "prometheus",
+        "alertmanager",
+        "api",
+        "exporter",
+        "indexer",
+        "scheduler",
+    ):
         line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
         assert "RUNNING" in line and " up " in line, line
 

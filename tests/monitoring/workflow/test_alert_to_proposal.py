@@ -1,0 +1,123 @@
+"""From Alertmanager's notifications to one proposal per root cause, then validation and decision."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import func, select
+
+from monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert
+from monitoring.db.session import session_factory, session_scope
+from monitoring.workflow.worker import research_once
+from tests.live import api_server
+from tests.monitoring.alerting_payloads import alert, notification
+from tests.monitoring.workflow.seed import prompt_regression_now
+
+
+def drain(settings) -> None:
+    while research_once(settings, session_factory(settings.database_url)):
+        pass
+
+
+def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposal(
+    settings, make_key, tmp_path
+):
+    make_key("loop-storm")
+    project_id = prompt_regression_now(settings.database_url, "loop-storm")
+    hook = {"Authorization": f"Bearer {settings.alert_webhook_token}"}
+    bodies = [
+        notification(alert(f"storm-{i:04d}", project="loop-storm", app="support-bot", model=f"m{i % 7}"))
+        for i in range(1000)
+    ]
+
+    with (
+        api_server(settings.database_url, tmp_path) as url,
+        httpx.Client(base_url=url, headers=hook, timeout=30) as http,
+    ):
+
+        def send(body) -> int:
+            return http.post("/api/v1/alerts/webhook", json=body).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(send, [b for b in bodies for _ in range(10)]))
+    assert set(codes) == {200}
+    drain(settings)
+
+    with session_scope(settings.database_url) as session:
+        counts = session.execute(
+            select(
+                func.count(),
+                func.min(MonitoringAlert.notification_count),
+                func.max(MonitoringAlert.notification_count),
+            ).where(MonitoringAlert.fingerprint.like("storm-%"))
+        ).one()
+        proposals = session.scalars(
+            select(ImprovementProposal).where(ImprovementProposal.project_id == project_id)
+        ).all()
+    assert tuple(counts) == (1000, 10, 10)
+    assert len(proposals) == 1
+    (proposal,) = proposals
+    assert proposal.root_cause_key == "fact_accuracy|app=support-bot|prompt_version=v3"
+    assert proposal.recommended_change["to_version"] == "v2" and proposal.alert_id is not None
+
+
+def test_generate_validate_and_decide(client, make_key, settings, database_url):
+    headers = make_key("loop-decide", scopes=("read", "review", "admin"))
+    prompt_regression_now(database_url, "loop-decide")
+    made = client.post(
+        "/api/v1/control/generate-proposal",
+        json={"metric": "fact_accuracy", "app": "support-bot"},
+        headers=headers,
+    )
+    assert made.status_code == 200, made.text
+    proposal = made.json()["proposal"]
+    assert made.json()["created"] and proposal["status"] == "pending" and proposal["alert_id"] is None
+    again = client.post(
+        "/api/v1/control/generate-proposal",
+        json={"metric": "fact_accuracy", "app": "support-bot"},
+        headers=headers,
+    ).json()
+    assert (again["created"], again["proposal"]["id"]) == (False, proposal["id"])
+    pid = proposal["id"]
+
+    # Not validated yet: approving is a conflict.
+    assert client.post(f"/api/v1/proposals/{pid}/approve", json={}, headers=headers).status_code == 409
+    validated = client.post("/api/v1/control/validate-proposal", json={"proposal_id": pid}, headers=headers)
+    assert validated.status_code == 200, validated.text
+    body = validated.json()
+    assert body["status"] == "validated" and body["validation"]["passed"] is True
+    assert body["validation"]["case_count"] >= 100 and body["validation"]["mcnemar_p_value"] < 0.05
+    assert (
+        client.post(
+            "/api/v1/control/validate-proposal", json={"proposal_id": pid}, headers=headers
+        ).status_code
+        == 409
+    )
+
+    # High impact (expected gain >= 5 points): a reviewer and a comment are required.
+    assert client.post(f"/api/v1/proposals/{pid}/approve", json={}, headers=headers).status_code == 422
+    approved = client.post(
+        f"/api/v1/proposals/{pid}/approve",
+        json={"reviewer": "ml-lead", "comment": "v2 was fine"},
+        headers=headers,
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert (
+        client.post(f"/api/v1/proposals/{pid}/reject", json={"reviewer": "x"}, headers=headers).status_code
+        == 409
+    )
+
+    detail = client.get(f"/api/v1/proposals/{pid}", headers=headers).json()
+    assert detail["validation"]["passed"] and detail["evidence"]["trace_ids"]
+    listing = client.get(
+        "/api/v1/proposals?status=approved&type=rollback_prompt_version", headers=headers
+    ).json()
+    assert [p["id"] for p in listing["items"]] == [pid] and listing["total"] == 1
+    stats = client.get("/api/v1/proposals/stats", headers=headers).json()
+    assert stats["by_status"]["approved"] == 1 and stats["by_type"] == {"rollback_prompt_version": 1}
+    with session_scope(database_url) as session:
+        actions = session.scalars(
+            select(AuditLog.action).where(AuditLog.entity_id == pid).order_by(AuditLog.id)
+        ).all()
+    assert actions == ["proposal.created", "proposal.validating", "proposal.validated", "proposal.approved"]
+    other = make_key("loop-other", scopes=("read",))
+    assert client.get(f"/api/v1/proposals/{pid}", headers=other).status_code == 404
