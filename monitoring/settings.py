@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     @field_validator("rollout_stages")
     @classmethod
     def _stages_rise_to_100(cls, stages: list[int]) -> list[int]:
-        if not stages or stages[-1] != 100 or stages[0] < 1 or any(a >= b for a, b in zip(stages, stages[1:])):
+        if not stages or stages != sorted(set(stages)) or stages[0] < 1 or stages[-1] != 100:
             raise ValueError("rollout stages must rise from at least 1 and end at 100, e.g. [10, 50, 100]")
         return stages
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 
 from monitoring.api.routes import (
     alerts,
+    configs,
     control,
     expert_review,
     health,
@@ -39,7 +40,18 @@ def create_app() -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
     )
-    for module in (health, projects, traces, search, expert_review, metrics, alerts, proposals, control):
+    for module in (
+        health,
+        projects,
+        traces,
+        search,
+        expert_review,
+        metrics,
+        alerts,
+        proposals,
+        control,
+        configs,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".

@@ -1,4 +1,5 @@
-"""Improvement proposals: list, stats, one with its validation and impact, approve and reject."""
+"""Improvement proposals: list, stats, one with its validation and impact, approve and reject, roll out
+stage by stage and roll back."""
 
 import uuid
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scop
 from monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
 from monitoring.db.models.proposals import PROPOSAL_STATUSES
 from monitoring.workflow.proposals import DecisionRefused, InvalidTransition, decide
+from monitoring.workflow.rollout import advance, rollback, start_rollout
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -189,3 +191,43 @@ def reject_proposal(
     proposal_id: uuid.UUID, body: Decision, session: SessionDep, settings: SettingsDep, principal: Reviewer
 ) -> dict:
     return _decide(session, settings, principal, proposal_id, "rejected", body)
+
+
+class RolloutStep(BaseModel):
+    by: str = Field(min_length=1, max_length=200, description="Who does it (for the audit log).")
+
+
+class Rollback(RolloutStep):
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/{proposal_id}/rollout")
+def rollout_proposal(
+    proposal_id: uuid.UUID, body: RolloutStep, session: SessionDep, settings: SettingsDep, principal: Reviewer
+) -> dict:
+    """Start rolling out an approved proposal (its candidate config serves the first stage's share of the
+    app's traffic), or move a rolling-out one to the next stage by hand; after the last stage the candidate
+    becomes the app's active config and the proposal is implemented. 409 in any other state. The monitor
+    agent also advances a rollout each run once it has enough samples, or rolls it back on a degradation."""
+    proposal = own_proposal(session, principal, proposal_id, lock=True)
+    try:
+        if proposal.status == "rolling_out":
+            advance(session, settings, proposal, body.by)
+        else:
+            start_rollout(session, settings, proposal, body.by)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return proposal_json(proposal, full=True)
+
+
+@router.post("/{proposal_id}/rollback")
+def rollback_proposal(
+    proposal_id: uuid.UUID, body: Rollback, session: SessionDep, settings: SettingsDep, principal: Reviewer
+) -> dict:
+    """Take a rolling-out proposal's candidate config off all traffic; 409 in any other state."""
+    proposal = own_proposal(session, principal, proposal_id, lock=True)
+    try:
+        rollback(session, settings, proposal, body.by, body.reason)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return proposal_json(proposal, full=True)

@@ -1,0 +1,33 @@
+"""`GET /api/v1/configs/{app}`: the config a target app runs, and the candidate of a rollout in progress."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from monitoring.api.deps import Principal, SessionDep, require_scope
+from monitoring.workflow.configs import active_config
+from monitoring.workflow.rollout import serving_candidate
+
+router = APIRouter(prefix="/configs", tags=["configs"])
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+
+
+@router.get("/{app}")
+def get_config(app: Annotated[str, Path(max_length=200)], session: SessionDep, principal: Reader) -> dict:
+    """The app serves `candidate.config` to `candidate.rollout_percent`% of its requests and `active.config`
+    to the rest, and tags each trace's metadata with `{"config_version": n}` of the config that served
+    it: that is how the monitor compares the two. Either is null when there is none."""
+    active = active_config(session, principal.project_id, app)
+    candidate = serving_candidate(session, principal.project_id, app)
+    return {
+        "app": app,
+        "active": {"version": active.version, "config": active.config} if active else None,
+        "candidate": {
+            "version": candidate.version,
+            "config": candidate.config,
+            "rollout_percent": candidate.rollout_percent,
+            "proposal_id": str(candidate.proposal_id) if candidate.proposal_id else None,
+        }
+        if candidate
+        else None,
+    }
