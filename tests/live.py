@@ -1,11 +1,14 @@
 """Real Prometheus (and Alertmanager) processes for tests that need their own configuration: started on
 free ports with a temporary config and storage, stopped when the test ends."""
 
+import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,12 +35,19 @@ def wait_ready(
 
 @contextmanager
 def running(
-    args: list[str], ready_url: str, log: Path, env: dict | None = None, ready_codes: tuple[int, ...] = (200,)
+    args: list[str],
+    ready_url: str | None,
+    log: Path,
+    env: dict | None = None,
+    ready_codes: tuple[int, ...] = (200,),
+    cwd: Path | None = None,
 ) -> Iterator[None]:
+    """Run a process until the block ends, once `ready_url` answers (None: once it started)."""
     with log.open("w") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
-            wait_ready(ready_url, process, codes=ready_codes)
+            if ready_url:
+                wait_ready(ready_url, process, codes=ready_codes)
             yield
         finally:
             process.terminate()
@@ -111,3 +121,52 @@ def api_server(database_url: str, directory: Path, workers: int = 2, **settings:
     args = [METAMON, "serve", "--port", str(port), "--workers", str(workers)]
     with running(args, f"{url}/api/v1/projects/current", directory / "api.log", env, ready_codes=(401,)):
         yield url
+
+
+@contextmanager
+def alertmanager(config_dir: Path) -> Iterator[str]:
+    """Alertmanager on `config_dir/alertmanager.yml`, run from that directory (it resolves some secret
+    paths against its working directory); yields its host:port."""
+    port = free_port()
+    args = [
+        "prometheus-alertmanager",
+        f"--config.file={config_dir / 'alertmanager.yml'}",
+        f"--storage.path={config_dir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with running(args, f"http://127.0.0.1:{port}/-/ready", config_dir / "alertmanager.log", cwd=config_dir):
+        yield f"127.0.0.1:{port}"
+
+
+@contextmanager
+def worker(database_url: str, directory: Path) -> Iterator[None]:
+    """`metamon worker` (alerts -> proposals) against `database_url`."""
+    env = {**os.environ, "METAMON_DATABASE_URL": database_url}
+    with running([METAMON, "worker"], None, directory / "worker.log", env):
+        yield
+
+
+@contextmanager
+def http_receiver() -> Iterator[tuple[str, list[dict]]]:
+    """A local HTTP endpoint standing in for Slack's incoming webhooks: keeps every JSON body posted."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXXX", received
+    finally:
+        server.shutdown()

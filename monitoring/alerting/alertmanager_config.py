@@ -208,9 +208,16 @@ def _global(settings: Settings, secret: dict[str, str]) -> dict:
     return smtp
 
 
-def build_config(settings: Settings, secret: dict[str, str]) -> dict:
+# The fast profile (live tests, the demo): the same routing with waits of seconds instead of minutes,
+# matching the fast rules in prometheus/rules/fast/.
+FAST_TIMINGS = {"group_wait": "1s", "group_interval": "2s"}
+
+
+def build_config(settings: Settings, secret: dict[str, str], *, fast: bool = False) -> dict:
     """The config as a dict; `secret` maps each secret file name to the path the config refers to."""
     routes = [r for r in ROUTES if r["receiver"] != SLACK_CRITICAL or SLACK_URL_FILE in secret]
+    if fast:
+        routes = [r | FAST_TIMINGS for r in routes]
     return {
         "global": _global(settings, secret),
         "route": {
@@ -240,7 +247,9 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(list, _Dumper.represent_list)
 
 
-def render(settings: Settings, directory: Path, *, relative_secrets: bool = False) -> Path:
+def render(
+    settings: Settings, directory: Path, *, relative_secrets: bool = False, fast: bool = False
+) -> Path:
     """Write `alertmanager.yml` and its secret files into `directory`; return the config's path.
 
     The config names the secret files by absolute path, or with `relative_secrets` as `secrets/<name>`
@@ -254,7 +263,8 @@ def render(settings: Settings, directory: Path, *, relative_secrets: bool = Fals
         for name, path in files.items()
     }
     (directory / messages.TEMPLATES_FILE).write_text(messages.TEMPLATES)
-    text = HEADER + yaml.dump(build_config(settings, secret), Dumper=_Dumper, sort_keys=False, width=200)
+    config = build_config(settings, secret, fast=fast)
+    text = HEADER + yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=200)
     path = directory / CONFIG_NAME
     partial = path.with_name(f".{CONFIG_NAME}.tmp")
     partial.write_text(text)

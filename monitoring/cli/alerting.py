@@ -23,7 +23,10 @@ def render(
             "as in the committed prometheus/alertmanager.yml, instead of by absolute path."
         ),
     ] = False,
+    fast: Annotated[
+        bool, typer.Option(help="Waits of seconds instead of minutes (live tests, demo).")
+    ] = False,
 ) -> None:
     """Write alertmanager.yml, its message templates and its secret files (mode 0600) into DIR."""
-    path = render_config(get_settings(), out, relative_secrets=relative_secrets)
+    path = render_config(get_settings(), out, relative_secrets=relative_secrets, fast=fast)
     typer.echo(f"wrote {path}")

@@ -44,7 +44,7 @@ def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
                 extra={
                     "alert_id": row.payload["alert_id"],
                     "proposal_id": str(proposal.id) if proposal else None,
-                    "created": created,
+                    "new_proposal": created,
                 },
             )
         return len(rows)
