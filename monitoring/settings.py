@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     # bound, so changing this list needs the usage_counters table emptied.
     latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
 
+    # Alerting profile of the local stack: "standard" (the committed rules and Alertmanager waits), or
+    # "fast" (the same rules with seconds instead of minutes, 1 s scrapes; what `make demo` runs).
+    alerting_profile: Literal["standard", "fast"] = "standard"
     # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token.
     alert_webhook_token: str = "metamon-local-webhook-token"
     # Slack incoming-webhook URL for critical alerts; no Slack receiver is rendered while it is empty.

@@ -25,9 +25,7 @@ from monitoring.usage import count_usage
 BOOKKEEPING = ("created_at", "counted_at", "evaluated_at")
 # Columns a re-sent trace overwrites (everything but identity and bookkeeping).
 UPDATABLE = [
-    c.name
-    for c in Trace.__table__.columns
-    if c.name not in ("id", "project_id", "external_id", *BOOKKEEPING)
+    c.name for c in Trace.__table__.columns if c.name not in ("id", "project_id", "external_id", *BOOKKEEPING)
 ]
 
 

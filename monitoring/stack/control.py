@@ -24,7 +24,7 @@ from monitoring.stack.prepare import (
 )
 from monitoring.stack.services import APP_SERVICES, Service, alertmanager_dir, stack_services
 from monitoring.stack.supervisor import Supervisor, log_path, render_config
-from monitoring.stack.targets import write_prometheus_targets
+from monitoring.stack.targets import write_prometheus_config, write_prometheus_targets
 
 LOG_TAIL_LINES = 30
 
@@ -79,6 +79,7 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
     if "postgres" in names:
         init_postgres(settings, user, say)
     write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
+    write_prometheus_config(settings)
     _render_alertmanager(settings, running=states.get("alertmanager", {}).get("statename") == "RUNNING")
     stopped = supervisor.ensure_running(render_config(settings, stack_services(settings), user))
     # Programs a config change stopped (all of them if supervisord restarted): bring back what ran.
@@ -110,7 +111,7 @@ def _render_alertmanager(settings: Settings, running: bool) -> None:
     directory = alertmanager_dir(settings)
     files = [directory / ALERTMANAGER_CONFIG, directory / alertmanager_messages.TEMPLATES_FILE]
     before = [path.read_text() if path.exists() else None for path in files]
-    render_alertmanager(settings, directory)
+    render_alertmanager(settings, directory, fast=settings.alerting_profile == "fast")
     if running and [path.read_text() for path in files] != before:
         try:
             response = httpx.post(f"{settings.alertmanager_url}/-/reload", timeout=30)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
 from monitoring.probes import ProbeResult, probe_database, probe_elasticsearch, probe_http_ready
-from monitoring.settings import PROJECT_ROOT, Settings
+from monitoring.settings import Settings
+from monitoring.stack.targets import prometheus_config
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def stack_services(settings: Settings) -> list[Service]:
             name="prometheus",
             command=[
                 "/usr/bin/prometheus",
-                f"--config.file={PROJECT_ROOT / 'prometheus' / 'prometheus.yml'}",
+                f"--config.file={prometheus_config(s)}",
                 f"--storage.tsdb.path={state / 'prometheus-data'}",
                 f"--web.listen-address=127.0.0.1:{s.prometheus_port}",
                 "--web.enable-lifecycle",

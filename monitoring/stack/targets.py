@@ -1,9 +1,43 @@
-"""Prometheus finds what to scrape through file-based service discovery, so ports stay settings."""
+"""What the stack's Prometheus reads: its config for the alerting profile, and the scrape targets
+(file-based service discovery, so ports stay settings)."""
 
 import json
 from pathlib import Path
 
-from monitoring.settings import Settings
+import yaml
+
+from monitoring.alerting.rules import OUTPUTS, RULES_DIR
+from monitoring.alerting.thresholds import load_thresholds
+from monitoring.settings import PROJECT_ROOT, Settings
+
+PROMETHEUS_DIR = PROJECT_ROOT / "prometheus"
+
+
+def prometheus_config(settings: Settings) -> Path:
+    """The committed config for the standard profile; a rendering of it in the stack dir for fast."""
+    if settings.alerting_profile == "standard":
+        return PROMETHEUS_DIR / "prometheus.yml"
+    return settings.stack_dir / "prometheus" / "prometheus.yml"
+
+
+def write_prometheus_config(settings: Settings) -> None:
+    """For the fast profile: the committed config with the fast rules and their 1 s intervals. Paths
+    become absolute, since the rendering lives outside prometheus/."""
+    if settings.alerting_profile == "standard":
+        return
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    interval = load_thresholds().profiles["fast"].evaluation_interval
+    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = interval
+    config["rule_files"] = [str(RULES_DIR / OUTPUTS["fast"])]
+    for sd in [*config["alerting"]["alertmanagers"], *config["scrape_configs"]]:
+        for discovery in sd.get("file_sd_configs", []):
+            discovery["files"] = [str(PROMETHEUS_DIR / f) for f in discovery["files"]]
+    path = prometheus_config(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Rendered by `metamon stack up` for the fast profile; edit prometheus/prometheus.yml.\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
 
 
 def write_prometheus_targets(settings: Settings, directory: Path) -> None:

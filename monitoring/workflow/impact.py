@@ -1,8 +1,9 @@
 """Impact of a rolled-out change on its proposal's metric, measured from the app's own traces.
 
-- before: the app's traces (whatever config served them) over a window as long as the rollout so far,
-  ending when the candidate config was created;
 - after: the traces tagged with the candidate's `config_version` since it was created;
+- before: the control group, the app's other traces over the same time (served by the active config
+  while the candidate served its share); without any, the app's traces over a window as long as the
+  rollout so far, ending when the candidate was created;
 - significance: a two-proportion z-test on their failure rates (settings.impact_alpha);
 - ROI, in USD per 30 days:
 
@@ -106,9 +107,11 @@ def measure(
     if metric is None:
         return None
     started = candidate.created_at
-    before_start = started - (now - started)
-    after, _ = split_counts(session, metric, candidate, started, now)
-    before = sum(split_counts(session, metric, candidate, before_start, started), Counts())
+    after, before = split_counts(session, metric, candidate, started, now)
+    before_start = started
+    if not before.n:
+        before_start = started - (now - started)
+        before = sum(split_counts(session, metric, candidate, before_start, started), Counts())
     requests = requests_per_30_days(session, candidate, now)
     p_value = roi = delta_points = None
     if before.n and after.n:
@@ -126,7 +129,7 @@ def measure(
         roi_usd=roi,
         details={
             "config_version": candidate.version,
-            "before": before.as_dict(before_start, started),
+            "before": before.as_dict(before_start, now if before_start == started else started),
             "after": after.as_dict(started, now),
             "delta_points": delta_points,
             "requests_per_30_days": requests,

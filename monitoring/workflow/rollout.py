@@ -189,3 +189,26 @@ def rollback(
         details={"reason": reason, "config_version": candidate.version, "at_rollout_percent": stage},
     )
     return impact
+
+
+def publish(session: Session, project_id, app: str, config: dict, actor: str) -> AppConfig:
+    """A release outside any proposal (the app's own deploy): the config becomes the active version n+1
+    at once. Refused while a rollout of the app is in progress."""
+    _lock_app(session, project_id, app)
+    busy = serving_candidate(session, project_id, app)
+    if busy is not None:
+        raise InvalidTransition(
+            f"{app} is rolling out config version {busy.version}: finish or roll it back first"
+        )
+    latest = session.scalar(
+        select(func.max(AppConfig.version)).where(AppConfig.project_id == project_id, AppConfig.app == app)
+    )
+    previous = active_config(session, project_id, app)
+    if previous is not None:
+        previous.is_active = False
+        session.flush()
+    row = AppConfig(project_id=project_id, app=app, version=(latest or 0) + 1, config=config, is_active=True)
+    session.add(row)
+    session.flush()
+    _audit_config(session, row, "config.published", actor, config=config, is_active=True)
+    return row

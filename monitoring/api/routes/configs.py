@@ -2,18 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from pydantic import BaseModel, Field
 
 from monitoring.api.deps import Principal, SessionDep, require_scope
 from monitoring.workflow.configs import active_config
-from monitoring.workflow.rollout import serving_candidate
+from monitoring.workflow.proposals import InvalidTransition
+from monitoring.workflow.rollout import publish, serving_candidate
 
 router = APIRouter(prefix="/configs", tags=["configs"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+AppName = Annotated[str, Path(max_length=200)]
 
 
 @router.get("/{app}")
-def get_config(app: Annotated[str, Path(max_length=200)], session: SessionDep, principal: Reader) -> dict:
+def get_config(app: AppName, session: SessionDep, principal: Reader) -> dict:
     """The app serves `candidate.config` to `candidate.rollout_percent`% of its requests and `active.config`
     to the rest, and tags each trace's metadata with `{"config_version": n}` of the config that served
     it: that is how the monitor compares the two. Either is null when there is none."""
@@ -31,3 +35,18 @@ def get_config(app: Annotated[str, Path(max_length=200)], session: SessionDep, p
         if candidate
         else None,
     }
+
+
+class Release(BaseModel):
+    config: dict = Field(description="The app's whole config (prompt_version, model, top_k, ...).")
+    by: str = Field(min_length=1, max_length=200)
+
+
+@router.put("/{app}")
+def publish_config(app: AppName, body: Release, session: SessionDep, principal: Admin) -> dict:
+    """The app's own release: the config becomes the active version at once (409 during a rollout)."""
+    try:
+        publish(session, principal.project_id, app, body.config, body.by)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return get_config(app, session, principal)

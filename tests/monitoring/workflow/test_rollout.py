@@ -91,14 +91,15 @@ def test_a_better_candidate_goes_through_every_stage_and_its_impact_is_recorded(
     final = impacts[-1]
     assert final.metric == "fact_accuracy"
     assert (final.before_value, final.after_value) == (pytest.approx(0.8), pytest.approx(0.95))
-    assert final.p_value == pytest.approx(two_proportion_p_value(200, 1000, 10, 200))
+    # Against the control group: the 800 traces v1 served while the candidate served its 200.
+    assert final.p_value == pytest.approx(two_proportion_p_value(160, 800, 10, 200))
     assert final.significant
     # 15 points fewer failures x $ per point per 1,000 requests x (2,000 requests this week x 30/7) / 1000
     requests = 2000 * 30 / 7
     assert final.details["delta_points"] == pytest.approx(15.0)
     assert final.details["requests_per_30_days"] == pytest.approx(requests)
     assert final.roi_usd == pytest.approx(15.0 * settings.impact_value_per_point_usd * requests / 1000)
-    assert final.details["before"]["traces"] == 1000 and final.details["after"]["traces"] == 200
+    assert final.details["before"]["traces"] == 800 and final.details["after"]["traces"] == 200
 
     assert history(db, proposal.id) == [
         ("proposal.rolling_out", "alice"),

@@ -214,3 +214,28 @@ def test_scopes_and_projects_are_enforced(client, settings, make_key):
     assert client.get("/api/v1/configs/support-bot", headers=stranger).json()["active"] is None
     assert client.post(url, json={"by": ""}, headers=headers).status_code == 422
     assert client.get("/api/v1/configs/" + "x" * 201, headers=headers).status_code == 422
+
+
+def test_an_app_release_publishes_the_active_config_unless_a_rollout_is_running(settings, make_key, client):
+    project_id, headers = project(settings, make_key)
+    first = client.put("/api/v1/configs/support-bot", json={"config": V7, "by": "ci"}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["active"] == {"version": 1, "config": V7} and first.json()["candidate"] is None
+    second = client.put(
+        "/api/v1/configs/support-bot", json={"config": V6, "by": "ci"}, headers=headers
+    ).json()
+    assert second["active"] == {"version": 2, "config": V6}
+    proposal_id = seed(settings, project_id, v1=False)
+    assert (
+        client.post(
+            f"/api/v1/proposals/{proposal_id}/rollout", json={"by": "ann"}, headers=headers
+        ).status_code
+        == 200
+    )
+    busy = client.put("/api/v1/configs/support-bot", json={"config": V7, "by": "ci"}, headers=headers)
+    assert busy.status_code == 409 and "rolling out" in busy.json()["detail"]
+    reader = make_key(f"configs-reader-{uuid.uuid4().hex[:6]}", scopes=("read",))
+    assert (
+        client.put("/api/v1/configs/support-bot", json={"config": V7, "by": "x"}, headers=reader).status_code
+        == 403
+    )
