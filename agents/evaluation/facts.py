@@ -113,6 +113,13 @@ _DATES = [
 ]
 _QUOTED = re.compile(r"[\"“”']([^\"“”']{3,})[\"“”']")
 _WORD = re.compile(r"[a-z][a-z0-9\-]*")
+# Cheap necessary conditions, searched first so that most text skips the costlier patterns: every date
+# form has a four-digit year, every quantity a digit.
+_YEAR = re.compile(r"\d{4}")
+_DIGIT = re.compile(r"\d")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+_NOT_CONTENT = frozenset(STOP_WORDS | UNITS.keys() | MONTHS.keys())
 
 
 @dataclass(frozen=True)
@@ -124,11 +131,13 @@ class Quantity:
 def clean(text: str) -> str:
     """Lower case, plain quotes, no thousands separators."""
     text = text.lower().replace("’", "'").replace("‘", "'")
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return _THOUSANDS.sub("", text) if "," in text else text
 
 
 def dates(text: str) -> set[date]:
-    found = set()
+    found: set[date] = set()
+    if not _YEAR.search(text):
+        return found
     for pattern, order in _DATES:
         for match in pattern.finditer(text):
             parts = dict(zip(order, match.groups(), strict=True))
@@ -141,7 +150,7 @@ def dates(text: str) -> set[date]:
 
 
 def _without_dates(text: str) -> str:
-    if not any(ch.isdigit() for ch in text):  # every date form has digits: most text skips the regexes
+    if not _YEAR.search(text):
         return text
     for pattern, _ in _DATES:
         text = pattern.sub(" ", text)
@@ -154,10 +163,18 @@ def prepared(text: str) -> str:
 
 
 def quantities(text: str, *, ready: bool = False) -> set[Quantity]:
+    """The same matches as _QUANTITY.finditer, found faster: a match starts at most two characters
+    (a currency sign, a space) before a digit, so each search starts there instead of scanning the
+    whole text with a pattern that has no fixed first character."""
+    if not ready:
+        text = prepared(text)
     found = set()
-    for match in _QUANTITY.finditer(text if ready else prepared(text)):
+    pos = 0
+    while digit := _DIGIT.search(text, pos):
+        match = _QUANTITY.search(text, max(pos, digit.start() - 2))
         unit = match.group("pre") or match.group("unit") or ""
         found.add(Quantity(float(match.group("num")), UNITS.get(unit.lower(), unit.lower())))
+        pos = match.end()
     return found
 
 
@@ -170,9 +187,9 @@ def stem(word: str) -> str:
 
 
 def content_words(text: str, *, ready: bool = False) -> set[str]:
-    words = _WORD.findall(text if ready else prepared(text))
-    return {stem(w) for w in words if w not in STOP_WORDS and w not in UNITS and w not in MONTHS}
+    words = set(_WORD.findall(text if ready else prepared(text)))
+    return {stem(w) if w[-1] == "s" else w for w in words - _NOT_CONTENT}
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 2]
+    return [s.strip() for s in _SENTENCE_BREAK.split(text) if len(s.strip()) > 2]

@@ -28,10 +28,11 @@ class Features:
 
 def check_fact(fact: str, output: Features) -> str:
     """'stated', 'missing' or 'contradicted'."""
-    out_q, fact_q = output.quantities, quantities(fact)
+    ready = prepared(fact)
+    out_q, fact_q = output.quantities, quantities(ready, ready=True)
     out_d, fact_d = output.dates, dates(fact)
     phrases_ok = all(p in output.text for p in quoted(fact))
-    words = content_words(fact) - {q.unit for q in fact_q}
+    words = content_words(ready, ready=True) - {q.unit for q in fact_q}
     out_words = output.words
     coverage = len(words & out_words) / len(words) if words else 1.0
 
@@ -91,14 +92,17 @@ class FactAccuracy(Evaluator):
         if not claims:
             return None
         source = " ".join(str(doc.get("content", "")) for doc in context)
-        source_words, source_q, source_d = content_words(source), quantities(source), dates(source)
+        ready = prepared(source)
+        source_words, source_q = content_words(ready, ready=True), quantities(ready, ready=True)
+        source_d = dates(source)
         unsupported = []
         for claim in claims:
-            words = content_words(claim)
+            ready = prepared(claim)
+            words = content_words(ready, ready=True)
             overlap = len(words & source_words) / len(words) if words else 1.0
             if (
                 overlap < SUPPORT_THRESHOLD
-                or not quantities(claim) <= source_q
+                or not quantities(ready, ready=True) <= source_q
                 or not dates(claim) <= source_d
             ):
                 unsupported.append(claim)

@@ -149,7 +149,11 @@ def test_one_open_proposal_per_root_cause(db, project):
     db.flush()
     db.add(proposal())
     db.flush()
-    count = db.scalar(select(func.count()).select_from(ImprovementProposal))
+    count = db.scalar(
+        select(func.count())
+        .select_from(ImprovementProposal)
+        .where(ImprovementProposal.project_id == project.id)
+    )
     assert count == 2
 
 

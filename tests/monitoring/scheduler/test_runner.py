@@ -72,6 +72,7 @@ def test_two_scheduler_processes_share_the_job_store_and_never_double_run(empty_
         subprocess.Popen([METAMON, "scheduler"], stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
         for log in logs
     ]
+
     def started() -> Counter:
         runs = Counter()
         for log in logs:
