@@ -144,9 +144,8 @@ def drain_module(settings: Settings, es: Elasticsearch):
     return _drainer(settings, es)
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    """A session whose work is rolled back after the test, even what it committed."""
+def rolled_back_session(database_url: str) -> Iterator[Session]:
+    """A session whose work is rolled back afterwards, even what it committed."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
         outer = conn.begin()
@@ -157,6 +156,23 @@ def db(database_url: str) -> Iterator[Session]:
             session.close()
             outer.rollback()
     engine.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, even what it committed."""
+    yield from rolled_back_session(database_url)
+
+
+@pytest.fixture(scope="module")
+def private_database_url(base_settings: Settings) -> Iterator[str]:
+    """A database of the module's own, migrated: for tests that read the whole database, such as the
+    digest, which other tests' committed rows would otherwise change."""
+    name = f"metamon_test_private_{uuid.uuid4().hex[:8]}"
+    url = create_database(base_settings, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(base_settings, name)
 
 
 def _client(settings: Settings) -> Iterator[TestClient]:

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
 
 from monitoring.db.models import (
     EvaluationRun,
@@ -63,15 +62,6 @@ def add_week_of_runs(db, project: Project, apps: list[str], now: datetime) -> No
                 )
             )
     db.flush()
-
-
-def _open_counts(db) -> tuple[int, int]:
-    """Open alerts and proposals to review that other tests may have left in the session database."""
-    alerts = db.scalar(select(func.count()).where(MonitoringAlert.status.in_(("firing", "acknowledged"))))
-    proposals = db.scalar(
-        select(func.count()).where(ImprovementProposal.status.in_(("pending", "validated")))
-    )
-    return alerts, proposals
 
 
 def _alert(project, alertname, severity, *, status="firing", labels, annotations, starts_at=NOW):
@@ -186,7 +176,6 @@ def _images(message) -> dict[str, tuple[str, bytes]]:
 def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_charts(
     db, settings, project, inbox
 ):
-    alerts_before, proposals_before = _open_counts(db)
     add_week_of_runs(db, project, ["support-bot", "search-assistant"], NOW)
     # Neither a model-scoped window nor one older than 7 days belongs in the app-wide trends.
     db.add(_run(project, "support-bot", NOW - timedelta(minutes=5), model="gpt-4o", fact_accuracy=0.123))
@@ -202,10 +191,7 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
     assert received.rcpt_tos == RECIPIENTS
     assert message["To"] == ", ".join(RECIPIENTS)
     assert message["From"] == settings.smtp_from
-    assert message["Subject"] == (
-        f"metamon digest 2026-11-21: {alerts_before + 3} open alerts, "
-        f"{proposals_before + 2} proposals to review"
-    )
+    assert message["Subject"] == "metamon digest 2026-11-21: 3 open alerts, 2 proposals to review"
     assert message.get_content_type() == "multipart/alternative"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
@@ -289,9 +275,7 @@ def test_an_empty_week_still_makes_a_sensible_mail(db, settings, inbox):
     [received] = inbox.received
     message = received.message
     assert received.rcpt_tos == settings.digest_email_to
-    assert re.fullmatch(
-        r"metamon digest 2001-01-08: \d+ open alerts?, \d+ proposals? to review", message["Subject"]
-    )
+    assert message["Subject"] == "metamon digest 2001-01-08: 0 open alerts, 0 proposals to review"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert "No evaluation runs in the last 7 days." in html
