@@ -1,31 +1,46 @@
-"""Bounded label values: per label, the values with the most weight are kept and the rest are folded
-into "other", so a client sending a new app or model name per request cannot explode the series count."""
+"""Bounded label values: per label, `cap` values keep their name and the rest are folded into "other",
+so a client sending a new app or model name per request cannot explode the series count.
+
+Which values keep their name depends on the metric type. Gauges keep the heaviest values (most traces):
+they may change from one scrape to the next. Counters keep the values first seen: a value that keeps
+its series never loses it, so neither its series nor `other` ever goes down (a drop would read as a
+counter reset to Prometheus)."""
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 OTHER = "other"
+Rank = Callable[[list[dict]], object]  # the rows of one label value -> its rank, smallest kept first
 
 
-def keep_top(weights: dict[str, float], cap: int) -> Callable[[str], str]:
-    """A mapping that keeps the `cap` heaviest values (ties by name) and folds the others into OTHER."""
-    if len(weights) <= cap:
+def heaviest(weight: str) -> Rank:
+    return lambda rows: -sum(row[weight] for row in rows)
+
+
+def first_seen(rows: list[dict]) -> object:
+    return min(row["created_at"] for row in rows)
+
+
+def keep_top(rows_by_value: dict[str, list[dict]], cap: int, rank: Rank) -> Callable[[str], str]:
+    """A mapping that keeps the `cap` best-ranked values (ties by name) and folds the others into OTHER."""
+    if len(rows_by_value) <= cap:
         return lambda value: value
-    kept = set(sorted(weights, key=lambda v: (-weights[v], v))[:cap])
+    ranks = {value: rank(rows) for value, rows in rows_by_value.items()}
+    kept = set(sorted(ranks, key=lambda v: (ranks[v], v))[:cap])
     return lambda value: value if value in kept else OTHER
 
 
 def fold(
-    rows: Iterable[dict], labels: tuple[str, ...], capped: tuple[str, ...], cap: int, weight: str
+    rows: Iterable[dict], labels: tuple[str, ...], capped: tuple[str, ...], cap: int, rank: Rank
 ) -> dict[tuple[str, ...], list[dict]]:
-    """Group rows by their label values after capping the `capped` labels, heaviest values first."""
+    """Group rows by their label values after capping the `capped` labels."""
     rows = list(rows)
     maps = {}
     for label in capped:
-        weights: dict[str, float] = defaultdict(float)
+        by_value: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
-            weights[row[label]] += row[weight]
-        maps[label] = keep_top(weights, cap)
+            by_value[row[label]].append(row)
+        maps[label] = keep_top(by_value, cap, rank)
     groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
     for row in rows:
         groups[tuple(maps[k](row[k]) if k in maps else row[k] for k in labels)].append(row)

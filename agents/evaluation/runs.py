@@ -5,7 +5,8 @@ scope's pinned run, else the trailing days before the window)."""
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitoring.db.models import EvaluationRun
@@ -55,6 +56,7 @@ GROUP BY GROUPING SETS ((project_id, app), (project_id, app, model, domain))
 """
 
 Scope = tuple[uuid.UUID, str, str | None, str | None]
+SCOPE_WINDOW = ("project_id", "app", "model", "domain", "window_start", "window_end")
 
 
 def window_metrics(
@@ -76,16 +78,21 @@ def _metrics_of(run: EvaluationRun | None) -> dict | None:
     return {m: getattr(run, m) for m in METRICS} if run else None
 
 
-def _latest(session: Session, scope: Scope, **where) -> EvaluationRun | None:
+def _latest(session: Session, scope: Scope, *conditions) -> EvaluationRun | None:
     project_id, app, model, domain = scope
     query = select(EvaluationRun).where(
         EvaluationRun.project_id == project_id,
         EvaluationRun.app == app,
         EvaluationRun.model.is_not_distinct_from(model),
         EvaluationRun.domain.is_not_distinct_from(domain),
-        *[getattr(EvaluationRun, k) == v for k, v in where.items()],
+        *conditions,
     )
     return session.scalar(query.order_by(EvaluationRun.window_end.desc(), EvaluationRun.created_at.desc()))
+
+
+def of_length(window: timedelta):
+    """Runs whose window is `window` long: an hourly and a daily run are different series."""
+    return EvaluationRun.window_end - EvaluationRun.window_start == window
 
 
 def write_runs(
@@ -97,27 +104,36 @@ def write_runs(
     project_id: uuid.UUID | None = None,
     trigger: str = "scheduled",
 ) -> list[EvaluationRun]:
-    """Write the runs of the window [end - window, end) for every scope with traces in it."""
+    """Write the runs of the window [end - window, end) for every scope with traces in it. A window
+    evaluated again updates its runs (a pinned baseline stays pinned)."""
     start = end - window
     current = window_metrics(session, start, end, project_id)
     trailing = window_metrics(session, start - timedelta(days=baseline_days), start, project_id)
-    runs = []
+    rows = []
     for scope, metrics in sorted(current.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
-        pinned = _metrics_of(_latest(session, scope, is_baseline=True))
-        run = EvaluationRun(
-            project_id=scope[0],
-            app=scope[1],
-            model=scope[2],
-            domain=scope[3],
-            window_start=start,
-            window_end=end,
-            trace_count=metrics["trace_count"],
-            delta_previous=_delta(metrics, _metrics_of(_latest(session, scope))),
-            delta_baseline=_delta(metrics, pinned or trailing.get(scope)),
-            trigger=trigger,
-            **{m: metrics[m] for m in METRICS},
+        pinned = _latest(session, scope, EvaluationRun.is_baseline)
+        previous = _latest(session, scope, of_length(window), EvaluationRun.window_end < end)
+        rows.append(
+            {
+                "project_id": scope[0],
+                "app": scope[1],
+                "model": scope[2],
+                "domain": scope[3],
+                "window_start": start,
+                "window_end": end,
+                "trace_count": metrics["trace_count"],
+                "delta_previous": _delta(metrics, _metrics_of(previous)),
+                "delta_baseline": _delta(metrics, _metrics_of(pinned) or trailing.get(scope)),
+                "trigger": trigger,
+                **{m: metrics[m] for m in METRICS},
+            }
         )
-        session.add(run)
-        runs.append(run)
-    session.flush()
-    return runs
+    if not rows:
+        return []
+    statement = insert(EvaluationRun).values(rows)
+    updated = ("trace_count", "delta_previous", "delta_baseline", "trigger", *METRICS)
+    statement = statement.on_conflict_do_update(
+        index_elements=SCOPE_WINDOW,
+        set_={**{c: statement.excluded[c] for c in updated}, "created_at": func.now()},
+    ).returning(EvaluationRun)
+    return list(session.scalars(statement, execution_options={"populate_existing": True}))

@@ -1,5 +1,6 @@
 """The monitor agent's findings: how many standard deviations each app's signal is on the bad side."""
 
+from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -7,7 +8,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import keep_top
+from exporter.labels import heaviest, keep_top
 from monitoring.settings import Settings
 
 _FINDINGS = """
@@ -23,10 +24,10 @@ class AnomalyCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.sessions() as session:
             rows = session.execute(text(_FINDINGS)).mappings().all()
-        weights: dict[str, float] = {}
+        by_app: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
-            weights[row["app"]] = weights.get(row["app"], 0) + row["samples"]
-        app_of = keep_top(weights, self.settings.exporter_label_cap)
+            by_app[row["app"]].append(row)
+        app_of = keep_top(by_app, self.settings.exporter_label_cap, heaviest("samples"))
         scores: dict[tuple[str, str, str], float] = {}
         for row in rows:
             key = (row["project"], app_of(row["app"]), row["signal"])

@@ -1,5 +1,6 @@
 """Quality from the evaluation agent: evaluation counters, the latest window's ratios per scope, and
-how fresh the latest run is."""
+how fresh the latest run is. Ratios come from the runs of the standard window
+(`evaluation_window_seconds`): a daily run or a one-off window of another length never replaces them."""
 
 from collections.abc import Iterator
 
@@ -8,7 +9,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import fold, summed, weighted_mean
+from exporter.labels import first_seen, fold, heaviest, summed, weighted_mean
 from monitoring.settings import Settings
 
 # The app-wide window (model and domain NULL) is published as model="all", domain="all".
@@ -37,7 +38,7 @@ WINDOW_GAUGES = (
 )
 
 _COUNTERS = """
-SELECT p.slug AS project, c.app, c.evaluator, c.evaluations, c.failures
+SELECT p.slug AS project, c.app, c.evaluator, c.evaluations, c.failures, c.created_at
 FROM evaluation_counters c JOIN projects p ON p.id = c.project_id
 """
 _LATEST_RUNS = """
@@ -47,6 +48,7 @@ SELECT DISTINCT ON (r.project_id, r.app, r.model, r.domain)
     r.expert_agreement, r.cost_per_request_usd, r.latency_p50_seconds, r.latency_p95_seconds
 FROM evaluation_runs r JOIN projects p ON p.id = r.project_id
 WHERE r.created_at > now() - make_interval(hours => :max_age)
+    AND r.window_end - r.window_start = make_interval(secs => :window)
 ORDER BY r.project_id, r.app, r.model, r.domain, r.window_end DESC, r.created_at DESC
 """
 _FRESHNESS = """
@@ -65,7 +67,11 @@ class EvaluationCollector(Collector):
             runs = [
                 dict(r)
                 for r in session.execute(
-                    text(_LATEST_RUNS), {"max_age": self.settings.exporter_run_max_age_hours}
+                    text(_LATEST_RUNS),
+                    {
+                        "max_age": self.settings.exporter_run_max_age_hours,
+                        "window": self.settings.evaluation_window_seconds,
+                    },
                 ).mappings()
             ]
             freshness = session.execute(text(_FRESHNESS)).all()
@@ -79,16 +85,14 @@ class EvaluationCollector(Collector):
             "Trace evaluations that failed their evaluator's threshold.",
             labels=["project", "app", "evaluator"],
         )
-        for key, group in fold(
-            counters, ("project", "app", "evaluator"), ("app",), cap, "evaluations"
-        ).items():
+        for key, group in fold(counters, ("project", "app", "evaluator"), ("app",), cap, first_seen).items():
             evaluations.add_metric(list(key), summed(group, "evaluations"))
             failures.add_metric(list(key), summed(group, "failures"))
         yield evaluations
         yield failures
 
         # Folded scopes are weighted by their trace counts; the "all" rows are never folded away.
-        groups = fold(runs, SCOPE, ("app", "model", "domain"), cap + 1, "trace_count")
+        groups = fold(runs, SCOPE, ("app", "model", "domain"), cap + 1, heaviest("trace_count"))
         for name, documentation, column in WINDOW_GAUGES:
             gauge = GaugeMetricFamily(name, documentation, labels=list(SCOPE))
             for key, group in groups.items():

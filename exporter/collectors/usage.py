@@ -11,7 +11,7 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import fold, summed
+from exporter.labels import first_seen, fold, summed
 from monitoring.db.models import Project, UsageCounter
 from monitoring.settings import Settings
 
@@ -37,7 +37,7 @@ class UsageCollector(Collector):
             labels=["project", "app", "model", "status"],
         )
         for key, group in fold(
-            rows, ("project", "app", "model", "status"), ("app", "model"), cap, "requests"
+            rows, ("project", "app", "model", "status"), ("app", "model"), cap, first_seen
         ).items():
             requests.add_metric(list(key), summed(group, "requests"))
         yield requests
@@ -50,7 +50,7 @@ class UsageCollector(Collector):
             "LLM spend in US dollars (reported by the app, else tokens x the price table).",
             labels=["project", "app", "model"],
         )
-        for key, group in fold(rows, ("project", "app", "model"), ("app", "model"), cap, "requests").items():
+        for key, group in fold(rows, ("project", "app", "model"), ("app", "model"), cap, first_seen).items():
             tokens.add_metric([*key, "input"], summed(group, "input_tokens"))
             tokens.add_metric([*key, "output"], summed(group, "output_tokens"))
             cost.add_metric(list(key), summed(group, "cost_usd"))
@@ -68,7 +68,7 @@ class UsageCollector(Collector):
             labels=["project", "app"],
         )
         bounds = [floatToGoString(b) for b in self.settings.latency_buckets_seconds]
-        for key, group in fold(rows, ("project", "app"), ("app",), cap, "requests").items():
+        for key, group in fold(rows, ("project", "app"), ("app",), cap, first_seen).items():
             violations.add_metric(list(key), summed(group, "sla_violations"))
             cumulative = [sum(row["latency_buckets"][i] for row in group) for i in range(len(bounds))]
             count = summed(group, "latency_count")

@@ -1,7 +1,8 @@
 """What the scheduler runs. Each job is a plain function of the settings, so `metamon scheduler` and
 tests call the same code."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from agents.evaluation.agent import evaluate
 from agents.monitor.agent import monitor
@@ -19,8 +20,18 @@ def evaluate_incremental(settings: Settings) -> None:
 
 
 def evaluate_daily(settings: Settings) -> None:
-    """The daily full run: the whole last day as one window per scope."""
-    evaluate(settings, session_factory(settings.database_url), trigger="daily", window=timedelta(days=1))
+    """The daily full run: yesterday (midnight to midnight in the scheduler's zone) as one window per
+    scope, so a repeated run updates the same runs."""
+    midnight = datetime.now(ZoneInfo(settings.scheduler_timezone)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    evaluate(
+        settings,
+        session_factory(settings.database_url),
+        trigger="daily",
+        window=timedelta(days=1),
+        now=midnight,
+    )
 
 
 def monitor_apps(settings: Settings) -> None:

@@ -101,6 +101,14 @@ def test_label_values_are_capped_and_folded_into_other_without_losing_counts(
     ]
     assert sum(mine) == 60
 
+    # A newcomer outweighing every kept app is folded into `other`: no counter series ever goes down.
+    heavy = [{**trace, "id": f"h-{i}", "app": "late-heavy"} for i, trace in enumerate(batch * 2)]
+    assert client.post("/api/v1/traces", json={"traces": heavy}, headers=headers).status_code == 200
+    later = samples(capped)
+    counters = [key for key in found if key[0].endswith(("_total", "_bucket", "_count", "_sum"))]
+    assert counters and all(later[key] >= found[key] for key in counters)
+    assert "late-heavy" not in {dict(labels).get("app") for _, labels in later}
+
 
 def test_a_scrape_within_the_cache_ttl_does_not_query_again(settings, populated):
     registry = build_registry(settings.model_copy(update={"exporter_cache_seconds": 60}))

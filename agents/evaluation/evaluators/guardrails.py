@@ -51,9 +51,7 @@ class Guardrails(Evaluator):
             failed["schema"] = problem
         if hits := [t for t, pattern in self.banned if t in lowered and pattern.search(lowered)]:
             failed["banned_terms"] = hits
-        if might_match(lowered, ascii_only, INJECTION_WORDS) and (
-            marker := INJECTION_MARKERS.search(output)
-        ):
+        if might_match(lowered, ascii_only, INJECTION_WORDS) and (marker := INJECTION_MARKERS.search(output)):
             failed["injection_echo"] = marker.group(0)
         if not failed:
             return Score(1.0, True, "all guardrails passed", {"failed": {}})

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from agents.evaluation.runs import METRICS
-from monitoring.api.deps import Principal, SessionDep, require_scope
+from agents.evaluation.runs import METRICS, of_length
+from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from monitoring.db.models import EvaluationRun
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -49,15 +49,31 @@ def parse_duration(value: str, name: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * UNIT_SECONDS[match[2]])
 
 
+WindowQuery = Annotated[
+    str | None,
+    Query(description="Length of the runs' windows: 1h, 1d… Default: the evaluation agent's window."),
+]
+
+
+def window_length(window: str | None, settings) -> timedelta:
+    if window is None:
+        return timedelta(seconds=settings.evaluation_window_seconds)
+    return parse_duration(window, "window")
+
+
 @router.get("/latest")
 def latest(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Reader,
     app: Annotated[str | None, Query(max_length=200)] = None,
     breakdown: Annotated[bool, Query(description="Also the per model/domain windows.")] = False,
+    window: WindowQuery = None,
 ) -> dict:
     """The latest evaluation run of each scope: app-wide, and per model and domain with `breakdown`."""
-    query = select(EvaluationRun).where(EvaluationRun.project_id == principal.project_id)
+    query = select(EvaluationRun).where(
+        EvaluationRun.project_id == principal.project_id, of_length(window_length(window, settings))
+    )
     if app is not None:
         query = query.where(EvaluationRun.app == app)
     if not breakdown:
@@ -69,28 +85,34 @@ def latest(
     return {"items": [run_json(run) for run in session.scalars(query)]}
 
 
+# Like a Prometheus range query, each point is the latest value in its bucket: here the newest app-wide
+# run of the window length that ends in it. Runs overlap (a 1h window written every minute), so summing
+# or averaging them would count a trace many times.
 _TRENDS = """
-SELECT app, date_bin(make_interval(secs => :bucket), window_end, :origin) AS time,
-    sum({metric} * trace_count) / nullif(sum(trace_count) FILTER (WHERE {metric} IS NOT NULL), 0) AS value,
-    sum(trace_count) AS traces
+SELECT DISTINCT ON (app, time) app,
+    date_bin(make_interval(secs => :bucket), window_end, :origin) AS time, {metric} AS value,
+    trace_count AS traces, window_end
 FROM evaluation_runs
 WHERE project_id = :project AND model IS NULL AND window_end > :since AND window_end <= :until
+    AND window_end - window_start = make_interval(secs => :window) AND {metric} IS NOT NULL
     AND (CAST(:app AS text) IS NULL OR app = :app)
-GROUP BY app, time ORDER BY app, time
+ORDER BY app, time, window_end DESC, created_at DESC
 """
 
 
 @router.get("/trends")
 def trends(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Reader,
     metric: Metric = "fact_accuracy",
     timeframe: Annotated[str, Query(description="How far back: 30m, 24h, 7d…")] = "7d",
     bucket: Annotated[str, Query(description="Point spacing: 5m, 1h, 1d…")] = "1h",
     app: Annotated[str | None, Query(max_length=200)] = None,
+    window: WindowQuery = None,
 ) -> dict:
-    """A metric of the app-wide runs over time, one series per app, averaged per bucket (weighted by
-    each run's trace count)."""
+    """A metric of the app-wide runs over time, one series per app: per bucket, the value of the newest
+    run ending in it, with that run's trace count and window end."""
     span, step = parse_duration(timeframe, "timeframe"), parse_duration(bucket, "bucket")
     if not timedelta(minutes=1) <= step <= span <= MAX_TIMEFRAME or span / step > MAX_POINTS:
         raise HTTPException(
@@ -107,11 +129,14 @@ def trends(
             "since": until - span,
             "until": until,
             "app": app,
+            "window": window_length(window, settings).total_seconds(),
         },
     ).all()
     series: dict[str, list[dict]] = {}
     for row in rows:
-        series.setdefault(row.app, []).append({"time": row.time, "value": row.value, "traces": row.traces})
+        series.setdefault(row.app, []).append(
+            {"time": row.time, "value": row.value, "traces": row.traces, "window_end": row.window_end}
+        )
     return {
         "metric": metric,
         "timeframe": timeframe,

@@ -51,6 +51,18 @@ class EvaluationRun(Base):
     __tablename__ = "evaluation_runs"
     __table_args__ = (
         Index("ix_evaluation_runs_scope_window", "project_id", "app", "model", "domain", "window_end"),
+        # One run per scope and window: evaluating the same window again updates its run.
+        Index(
+            "uq_evaluation_runs_scope_window",
+            "project_id",
+            "app",
+            "model",
+            "domain",
+            "window_start",
+            "window_end",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

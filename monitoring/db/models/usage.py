@@ -2,11 +2,12 @@
 agree across API workers and replicas, and keep counting after retention deletes old traces."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import ARRAY, BigInteger, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base
+from monitoring.db.base import Base, created_at
 
 
 class UsageCounter(Base):
@@ -29,6 +30,8 @@ class UsageCounter(Base):
     latency_buckets: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     latency_count: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    # When the exporter caps a label, the values first seen keep their series (see exporter/labels.py).
+    created_at: Mapped[datetime] = created_at()
 
 
 class EvaluationCounter(Base):
@@ -43,3 +46,4 @@ class EvaluationCounter(Base):
     evaluator: Mapped[str] = mapped_column(String(100), primary_key=True)
     evaluations: Mapped[int] = mapped_column(BigInteger, default=0)
     failures: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = created_at()

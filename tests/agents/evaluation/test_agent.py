@@ -112,8 +112,13 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
     assert app.delta_previous == {} and app.delta_baseline == {}
     assert runs[("gpt-4o", "billing")].fact_accuracy == pytest.approx(2 / 3)
 
-    # Nothing new: no trace is scored twice. A re-sent trace is scored again.
-    assert evaluate(settings, sessions, project_id=pid, now=NOW).scored == 0
+    # Nothing new: no trace is scored twice, and the same window keeps one run per scope.
+    again = evaluate(settings, sessions, project_id=pid, now=NOW)
+    assert again.scored == 0
+    assert {r.id for r in again.runs} == {r.id for r in report.runs}
+    with session_scope(settings.database_url) as session:
+        assert session.scalar(select(func.count()).where(EvaluationRun.project_id == pid)) == 4
+    # A re-sent trace is scored again.
     ingest(client, headers, [trace(2)])  # fixed answer
     second = evaluate(settings, sessions, project_id=pid, now=NOW + timedelta(minutes=1))
     assert second.scored == 1
@@ -179,3 +184,20 @@ def test_two_workers_share_the_backlog_without_scoring_anything_twice(client, ma
             TraceEvaluation.project_id == pid, TraceEvaluation.evaluator == "sla"
         )
         assert session.scalar(per_trace) == 600
+
+
+def test_an_hourly_and_a_daily_run_are_separate_series(client, make_key, settings, sessions):
+    headers = make_key("eval-lengths")
+    pid = project_id(settings.database_url, "eval-lengths")
+    ingest(client, headers, [trace(1), trace(2, output="Refunds take 10 days.")])
+
+    def app_run(now, window=None):
+        runs = evaluate(settings, sessions, project_id=pid, now=now, window=window).runs
+        return next(r for r in runs if r.model is None)
+
+    app_run(NOW)
+    daily = app_run(NOW + timedelta(minutes=1), window=timedelta(days=1))
+    assert daily.delta_previous == {}  # the hourly run is not the daily run's predecessor
+    ingest(client, headers, [trace(2)])  # fixed: the next hourly window is better
+    hourly = app_run(NOW + timedelta(minutes=2))
+    assert hourly.delta_previous["fact_accuracy"] == pytest.approx(0.5)

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from monitoring.db.models import EvaluationRun, Project
@@ -9,7 +10,8 @@ from monitoring.db.session import session_scope
 
 
 def add_runs(database_url: str, slug: str) -> None:
-    """Six hourly app-wide runs of support-bot (fact accuracy 0.90 .. 0.95) and one per-model run."""
+    """Six hourly app-wide runs of support-bot (fact accuracy 0.90 .. 0.95), one per-model run and one
+    daily run (0.80)."""
     now = datetime.now(UTC)
     with session_scope(database_url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == slug))
@@ -36,6 +38,17 @@ def add_runs(database_url: str, slug: str) -> None:
                 window_end=now,
                 trace_count=4,
                 fact_accuracy=0.5,
+            )
+        )
+        session.add(
+            EvaluationRun(
+                project_id=project_id,
+                app="support-bot",
+                window_start=now - timedelta(days=1, minutes=1),
+                window_end=now - timedelta(minutes=1),
+                trace_count=60,
+                fact_accuracy=0.8,
+                trigger="daily",
             )
         )
 
@@ -66,8 +79,15 @@ def test_trends_bucket_the_app_wide_runs(client, make_key, database_url):
     values = sorted(round(p["value"], 4) for p in series["points"])
     assert values == [0.9, 0.91, 0.92, 0.93, 0.94, 0.95]
     assert all(p["traces"] == 10 for p in series["points"])
+    # A wider bucket holds the newest run ending in it, never a sum of overlapping windows.
     day = client.get("/api/v1/metrics/trends?timeframe=7d&bucket=1d", headers=headers).json()["series"][0]
-    assert sum(p["traces"] for p in day["points"]) == 60
+    assert all(p["traces"] == 10 for p in day["points"]) and len(day["points"]) <= 2
+    assert day["points"][-1]["value"] == pytest.approx(0.95)
+    # Runs of another window length are their own series.
+    daily = client.get("/api/v1/metrics/trends?timeframe=7d&bucket=1d&window=1d", headers=headers).json()
+    assert [p["value"] for p in daily["series"][0]["points"]] == [pytest.approx(0.8)]
+    latest_daily = client.get("/api/v1/metrics/latest?window=1d", headers=headers).json()["items"]
+    assert [i["metrics"]["fact_accuracy"] for i in latest_daily] == [pytest.approx(0.8)]
 
 
 def test_trends_refuse_bad_timeframes_and_metrics(client, make_key):
