@@ -35,14 +35,15 @@ _COLUMNS = [
     Trace.error_type,
 ]
 
-_UPSERT_SCORES = text(
+# A trace scored again (it was re-sent) loses every earlier score first: an evaluator that no longer
+# applies to its new content must not leave a stale one behind.
+_CLEAR_SCORES = text("DELETE FROM trace_evaluations WHERE trace_id = ANY(:ids)")
+_INSERT_SCORES = text(
     """
 INSERT INTO trace_evaluations (trace_id, project_id, evaluator, kind, score, passed, reason, details)
 SELECT * FROM unnest(CAST(:trace_ids AS uuid[]), CAST(:project_ids AS uuid[]), CAST(:evaluators AS text[]),
     CAST(:kinds AS text[]), CAST(:scores AS float8[]), CAST(:passed AS bool[]), CAST(:reasons AS text[]),
     CAST(:details AS jsonb[]))
-ON CONFLICT (trace_id, evaluator) DO UPDATE SET kind = EXCLUDED.kind, score = EXCLUDED.score,
-    passed = EXCLUDED.passed, reason = EXCLUDED.reason, details = EXCLUDED.details, created_at = now()
 """
 )
 
@@ -95,7 +96,8 @@ def score_batch(session: Session, evaluators: list[Evaluator], batch_size: int, 
             counts[counter_key] += 1
             failures[counter_key] += result.passed is False
     ids = [t.id for t in traces]
-    session.execute(_UPSERT_SCORES, scores)
+    session.execute(_CLEAR_SCORES, {"ids": ids})
+    session.execute(_INSERT_SCORES, scores)
     session.execute(text("UPDATE traces SET evaluated_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
     keys = sorted(counts, key=lambda k: (str(k[0]), k[1], k[2]))  # one lock order: no deadlocks
     session.execute(

@@ -126,6 +126,17 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
     assert app2.fact_accuracy == pytest.approx(1.0)
     assert app2.delta_previous["fact_accuracy"] == pytest.approx(0.2)
 
+    # Re-sent without its reference or output, the trace keeps no stale fact accuracy score.
+    ingest(client, headers, [trace(3, output="", reference=None)])
+    assert evaluate(settings, sessions, project_id=pid, now=NOW + timedelta(minutes=2)).scored == 1
+    with session_scope(settings.database_url) as session:
+        names = session.scalars(
+            select(TraceEvaluation.evaluator)
+            .join(Trace, Trace.id == TraceEvaluation.trace_id)
+            .where(Trace.project_id == pid, Trace.external_id == "e-3")
+        )
+        assert "fact_accuracy" not in set(names)
+
 
 def test_baseline_is_the_pinned_run_else_the_trailing_days(client, make_key, settings, sessions):
     headers = make_key("eval-base")
