@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # A trace costing more than this fails the cost evaluator.
     cost_budget_usd: float = 0.05
     banned_terms: list[str] = []
+    # LLM for the judge evaluator and the research narrative (see agents/llm.py): "provider:model" for
+    # LangChain's init_chat_model, or a "module:function" returning a chat model. Empty: no LLM.
+    llm_model: str = ""
+    llm_factory: str = ""
     # Evaluation agent: traces scored per transaction; the window an evaluation run summarises; the
     # trailing days a run is compared with when its scope has no pinned baseline run.
     evaluation_batch_size: int = 500

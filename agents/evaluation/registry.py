@@ -9,16 +9,18 @@ from agents.evaluation.evaluators.fact_accuracy import FactAccuracy
 from agents.evaluation.evaluators.guardrails import Guardrails
 from agents.evaluation.evaluators.llm_judge import LlmJudge
 from agents.evaluation.evaluators.sla import Sla
+from agents.llm import configured_chat_model
 from monitoring.settings import Settings
 
 
 def build_evaluators(settings: Settings, chat_model: BaseChatModel | None = None) -> list[Evaluator]:
-    """Every evaluator, available or not: an unavailable one says why and scores nothing."""
+    """Every evaluator, available or not: an unavailable one says why and scores nothing. The judge
+    uses `chat_model`, else the configured one."""
     return [
         FactAccuracy(),
         Guardrails(settings.banned_terms),
         Sla(settings.sla_latency_seconds),
         Cost(settings.model_prices, settings.cost_budget_usd),
-        LlmJudge(chat_model),
+        LlmJudge(chat_model or configured_chat_model(settings)),
         EmbeddingSimilarity(),
     ]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
+from agents.llm import configured_chat_model
 from agents.research import evidence as evidence_mod
 from agents.research.counterfactual import counterfactual
 from agents.research.metrics import get_metric
@@ -165,6 +166,7 @@ def research(
         effort=change.effort,
         risk=change.risk,
     )
+    chat_model = chat_model or configured_chat_model(settings)
     if chat_model is not None:
         reply = write_narrative(
             chat_model,

@@ -8,7 +8,6 @@ exception out of `answer`.
 """
 
 import asyncio
-import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from agents.validation.golden import Case
+from monitoring.importing import import_object
 from monitoring.settings import Settings
 
 
@@ -165,12 +165,7 @@ class CallableTarget(Target):
     @classmethod
     def from_spec(cls, spec: str, **limits) -> "CallableTarget":
         """'package.module:function' (or 'package.module:object.method')."""
-        module_name, _, attribute = spec.partition(":")
-        if not module_name or not attribute:
-            raise ValueError(f"a callable target is 'module:function', got {spec!r}")
-        function: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            function = getattr(function, part)
+        function = import_object(spec)
         if not callable(function):
             raise ValueError(f"{spec} is not callable")
         return cls(function, **limits)

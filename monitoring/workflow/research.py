@@ -1,5 +1,6 @@
 """From an alert (or a request) to a stored proposal: run the research agent over the window before
-now and keep its draft as a pending proposal, one open per root cause."""
+now (for an alert: before it began, and since) and keep its draft as a pending proposal, one open per
+root cause."""
 
 import logging
 import uuid
@@ -55,12 +56,15 @@ def propose_for_alert(
     if target is None or alert.project_id is None:
         return None, False
     metric, app = target
+    # The research window before the alert began, and the time it has been firing since.
+    firing = max(datetime.now(UTC) - alert.starts_at, timedelta(0))
     return propose(
         session,
         settings,
         project_id=alert.project_id,
         metric=metric,
         app=app,
+        window=timedelta(seconds=settings.research_window_seconds) + firing,
         alert_id=alert.id,
         actor="research-agent",
         chat_model=chat_model,

@@ -94,7 +94,7 @@ def test_concurrency_is_bounded():
 
 
 def test_bad_specs_and_limits_are_refused():
-    with pytest.raises(ValueError, match="module:function"):
+    with pytest.raises(ValueError, match="module:attribute"):
         CallableTarget.from_spec("monitoring.demo.sample_app")
     with pytest.raises(ModuleNotFoundError):
         CallableTarget.from_spec("no_such_module:f")
