@@ -56,15 +56,17 @@ def propose_for_alert(
     if target is None or alert.project_id is None:
         return None, False
     metric, app = target
-    # The research window before the alert began, and the time it has been firing since.
-    firing = max(datetime.now(UTC) - alert.starts_at, timedelta(0))
+    # The research window before the alert began, and the time it has been firing since (at most
+    # another research window: an alert firing for days is about its recent traces).
+    window = timedelta(seconds=settings.research_window_seconds)
+    firing = min(max(datetime.now(UTC) - alert.starts_at, timedelta(0)), window)
     return propose(
         session,
         settings,
         project_id=alert.project_id,
         metric=metric,
         app=app,
-        window=timedelta(seconds=settings.research_window_seconds) + firing,
+        window=window + firing,
         alert_id=alert.id,
         actor="research-agent",
         chat_model=chat_model,

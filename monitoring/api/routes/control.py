@@ -12,15 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from agents.evaluation.agent import evaluate
 from agents.research.alerts import alert_target
 from agents.research.metrics import METRICS as RESEARCH_METRICS
-from agents.validation.agent import NoGoldenCases, validate
+from agents.validation.agent import NoGoldenCases
 from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from monitoring.api.routes.metrics import run_json
 from monitoring.api.routes.proposals import own_proposal, proposal_json, validation_json
-from monitoring.db.models import EvaluationRun, MonitoringAlert
+from monitoring.db.models import EvaluationRun, MonitoringAlert, ValidationResult
 from monitoring.db.session import session_factory
-from monitoring.workflow.configs import active_config, candidate_config
-from monitoring.workflow.proposals import InvalidTransition, auto_approve, transition
+from monitoring.workflow.proposals import InvalidTransition
 from monitoring.workflow.research import propose
+from monitoring.workflow.validation import BadTarget, NoSuchProposal, NothingToValidate
+from monitoring.workflow.validation import validate_proposal as run_validation
 
 router = APIRouter(prefix="/control", tags=["control"])
 METRIC_NAMES = tuple(RESEARCH_METRICS)
@@ -110,42 +111,23 @@ def validate_proposal(
     body: ValidateProposalRequest, session: SessionDep, settings: SettingsDep, principal: Admin
 ) -> dict:
     """Replay the golden dataset through the app's active config and the proposal's candidate config,
-    decide with paired statistics, and move the proposal to validated or failed_validation."""
-    proposal = own_proposal(session, principal, body.proposal_id, lock=True)
-    app = proposal.app or "default"
-    active = active_config(session, principal.project_id, app)
-    baseline = active.config if active else {}
-    candidate = candidate_config(baseline, proposal.recommended_change)
-    if candidate is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"a {proposal.proposal_type} proposal changes no config: nothing to validate",
-        )
+    decide with paired statistics, and move the proposal to validated or failed_validation. While the
+    replay runs the proposal is `validating` for everyone."""
     try:
-        transition(session, proposal, "validating", actor="validation-agent")
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    targets = settings.validation_targets
-    try:
-        result = validate(
-            session,
+        result_id = run_validation(
             settings,
             project_id=principal.project_id,
-            proposal_id=proposal.id,
-            app=app,
-            baseline_config=baseline,
-            candidate_config=candidate,
-            target=body.target or targets.get(app, targets.get("default", "")),
+            proposal_id=body.proposal_id,
+            target=body.target,
             tags=body.tags,
         )
-    except NoGoldenCases as exc:
+    except NoSuchProposal:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such proposal") from None
+    except BadTarget as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except (InvalidTransition, NothingToValidate, NoGoldenCases) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    transition(
-        session,
-        proposal,
-        "validated" if result.passed else "failed_validation",
-        actor="validation-agent",
-        details={"validation_id": str(result.id)},
-    )
-    auto_approve(session, settings, proposal)
-    return proposal_json(proposal, full=True) | {"validation": validation_json(result)}
+    proposal = own_proposal(session, principal, body.proposal_id)
+    return proposal_json(proposal, full=True) | {
+        "validation": validation_json(session.get(ValidationResult, result_id))
+    }

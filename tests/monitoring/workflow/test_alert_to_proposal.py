@@ -10,6 +10,7 @@ from monitoring.db.session import session_factory, session_scope
 from monitoring.workflow.worker import research_once
 from tests.live import api_server
 from tests.monitoring.alerting_payloads import alert, notification
+from tests.monitoring.workflow.observing_target import watched
 from tests.monitoring.workflow.seed import prompt_regression_now
 
 
@@ -121,3 +122,59 @@ def test_generate_validate_and_decide(client, make_key, settings, database_url):
     assert actions == ["proposal.created", "proposal.validating", "proposal.validated", "proposal.approved"]
     other = make_key("loop-other", scopes=("read",))
     assert client.get(f"/api/v1/proposals/{pid}", headers=other).status_code == 404
+
+
+def test_a_proposal_is_validating_for_everyone_while_the_replay_runs(
+    client, make_key, settings, database_url
+):
+    headers = make_key("loop-validating", scopes=("read", "admin"))
+    prompt_regression_now(database_url, "loop-validating")
+    made = client.post(
+        "/api/v1/control/generate-proposal",
+        json={"metric": "fact_accuracy", "app": "support-bot"},
+        headers=headers,
+    )
+    pid = made.json()["proposal"]["id"]
+    watched.update(database_url=database_url, proposal_id=pid, seen=set())
+
+    validated = client.post(
+        "/api/v1/control/validate-proposal",
+        json={"proposal_id": pid, "target": "tests.monitoring.workflow.observing_target:observe"},
+        headers=headers,
+    )
+
+    assert validated.status_code == 200, validated.text
+    assert watched["seen"] == {"validating"} and validated.json()["status"] == "validated"
+
+
+def test_a_bad_target_is_refused_and_a_replay_that_cannot_run_fails_with_its_reason(
+    client, make_key, settings, database_url
+):
+    headers = make_key("loop-broken", scopes=("read", "admin"))
+    prompt_regression_now(database_url, "loop-broken")
+    made = client.post(
+        "/api/v1/control/generate-proposal",
+        json={"metric": "fact_accuracy", "app": "support-bot"},
+        headers=headers,
+    )
+    pid = made.json()["proposal"]["id"]
+
+    def validate(**body):
+        return client.post(
+            "/api/v1/control/validate-proposal", json={"proposal_id": pid, **body}, headers=headers
+        )
+
+    bad = validate(target="tests.monitoring.workflow.observing_target:no_such_function")
+    assert bad.status_code == 422 and "no_such_function" in bad.json()["detail"]
+    assert client.get(f"/api/v1/proposals/{pid}", headers=headers).json()["status"] == "pending"
+
+    no_cases = validate(tags=["no-such-tag"])
+    assert no_cases.status_code == 409 and "no golden cases" in no_cases.json()["detail"]
+    assert client.get(f"/api/v1/proposals/{pid}", headers=headers).json()["status"] == "failed_validation"
+    with session_scope(database_url) as session:
+        last = session.scalars(
+            select(AuditLog).where(AuditLog.entity_id == pid).order_by(AuditLog.id.desc())
+        ).first()
+    assert last.action == "proposal.failed_validation" and "no-such-tag" in last.after["error"]
+    # Failed is not final: validated again, it passes.
+    assert validate().json()["status"] == "validated"
