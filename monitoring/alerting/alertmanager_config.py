@@ -78,12 +78,13 @@ ROUTES: list[dict] = [
 COMPONENT_DOWN_ALERTS = ["MetamonExporterDown", "MetamonApiDown"]
 # Quality alerts computed from what the exporter publishes and the API's agents compute: with either
 # down, their metrics are stale or absent, so they would page about the outage, not about quality.
-QUALITY_ALERT_PATTERNS = [
-    "MetamonFactAccuracy.*",
-    "MetamonGuardrail.*",
-    "MetamonEvaluation.*Stale.*",
-    "MetamonAnomaly.*",
-    "Metamon.*(SLO|Slo|Burn).*",  # the multi-window multi-burn-rate SLO alerts
+QUALITY_ALERTS = [
+    "MetamonFactAccuracyLow",
+    "MetamonFactAccuracyDropping",
+    "MetamonGuardrailPassRateLow",
+    "MetamonLatencyBudgetBurn",
+    "MetamonEvaluationStale",
+    "MetamonAnomalyScoreHigh",
 ]
 
 INHIBIT_RULES: list[dict] = [
@@ -96,7 +97,7 @@ INHIBIT_RULES: list[dict] = [
     # No `equal`: one exporter and one API serve every project, so their outage mutes every scope.
     {
         "source_matchers": [f'alertname=~"{"|".join(COMPONENT_DOWN_ALERTS)}"'],
-        "target_matchers": [f'alertname=~"{"|".join(QUALITY_ALERT_PATTERNS)}"'],
+        "target_matchers": [f'alertname=~"{"|".join(QUALITY_ALERTS)}"'],
     },
 ]
 

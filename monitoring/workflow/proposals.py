@@ -140,8 +140,11 @@ def decide(
 
 
 def auto_approve(session: Session, settings: Settings, proposal: ImprovementProposal) -> bool:
-    """The optional policy: a validated low-risk proposal is approved without waiting for a person."""
+    """The optional policy: a validated low-risk proposal is approved without waiting for a person,
+    unless it is high-impact (that always needs a named reviewer)."""
     if not (settings.auto_approve_low_risk and proposal.status == "validated" and proposal.risk == "low"):
+        return False
+    if is_high_impact(proposal, settings):
         return False
     transition(session, proposal, "approved", actor="policy:auto_approve_low_risk")
     proposal.reviewer, proposal.decided_at = "policy", datetime.now(UTC)

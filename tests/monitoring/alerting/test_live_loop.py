@@ -110,7 +110,10 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
                 posted = wait_for(
                     lambda: [p for p in slack if "MetamonFactAccuracyLow" in str(p)], timeout=60
                 )
-                assert posted and "support-bot" in str(posted[0])
+                assert posted, slack
+                [attachment] = posted[0]["attachments"]
+                assert "MetamonFactAccuracyLow" in attachment["title"] and "support-bot" in attachment["text"]
+                assert "RUNBOOK.md#metamonfactaccuracylow|Runbook>" in attachment["text"]
                 # The high alert (accuracy is also below 0.90) is inhibited by the critical one.
                 assert {a.severity for a in alerts_of(settings.database_url, "MetamonFactAccuracyLow")} == {
                     "critical"
@@ -118,14 +121,14 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
 
                 # The app recovers: a newer window at 0.97; the alert resolves all the way to metamon.
                 with session_scope(settings.database_url) as session:
-                    now = datetime.now(UTC)
+                    end = datetime.now(UTC) + timedelta(seconds=1)
                     session.add(
                         EvaluationRun(
                             project_id=project_id,
                             app="support-bot",
                             trace_count=300,
-                            window_start=now - timedelta(hours=1),
-                            window_end=now + timedelta(seconds=1),
+                            window_start=end - timedelta(hours=1),
+                            window_end=end,
                             fact_accuracy=0.97,
                         )
                     )

@@ -3,11 +3,13 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert
 from monitoring.db.session import session_factory, session_scope
 from monitoring.workflow.worker import research_once
+from tests.conftest import _client
 from tests.live import api_server
 from tests.monitoring.alerting_payloads import alert, notification
 from tests.monitoring.workflow.observing_target import watched
@@ -178,3 +180,28 @@ def test_a_bad_target_is_refused_and_a_replay_that_cannot_run_fails_with_its_rea
     assert last.action == "proposal.failed_validation" and "no-such-tag" in last.after["error"]
     # Failed is not final: validated again, it passes.
     assert validate().json()["status"] == "validated"
+
+
+@pytest.mark.parametrize(("high_impact_from", "expected"), [(0.05, "validated"), (0.9, "approved")])
+def test_the_auto_approve_policy_approves_low_risk_low_impact_proposals_only(
+    make_key, settings, database_url, high_impact_from, expected
+):
+    slug = f"loop-auto-{int(high_impact_from * 100)}"
+    headers = make_key(slug, scopes=("read", "admin"))
+    prompt_regression_now(database_url, slug)
+    policy = settings.model_copy(
+        update={"auto_approve_low_risk": True, "high_impact_improvement": high_impact_from}
+    )
+    for client in _client(policy):
+        made = client.post(
+            "/api/v1/control/generate-proposal",
+            json={"metric": "fact_accuracy", "app": "support-bot"},
+            headers=headers,
+        ).json()["proposal"]
+        assert made["risk"] == "low" and 0.05 <= made["expected_improvement"] < 0.9
+        validated = client.post(
+            "/api/v1/control/validate-proposal", json={"proposal_id": made["id"]}, headers=headers
+        )
+        assert validated.json()["status"] == expected
+        if expected == "approved":
+            assert validated.json()["reviewer"] == "policy"
