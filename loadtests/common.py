@@ -9,10 +9,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
+
+from monitoring.db import migrate
+from monitoring.db.connect import connect
+from monitoring.settings import get_settings
 
 # Topic words tie a trace to its domain; the rest of the text is drawn from a Zipf-distributed vocabulary of
 # 5,000 made-up words, so terms have realistic selectivity (a few very common, most rare).
@@ -162,3 +169,27 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@contextmanager
+def scratch_databases(*names: str, keep: bool = False) -> Iterator[list[str]]:
+    """Fresh databases migrated to head for one benchmark run (their URLs), dropped at the end unless
+    `keep`. The stack's PostgreSQL, never the demo's database."""
+    settings = get_settings()
+    urls = []
+    with connect(settings.maintenance_database_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+            urls.append(
+                make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+            )
+    try:
+        for url in urls:
+            migrate.upgrade(url)
+        yield urls
+    finally:
+        if not keep:
+            with connect(settings.maintenance_database_url, autocommit=True) as conn:
+                for name in names:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

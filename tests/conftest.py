@@ -23,6 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from monitoring.api.deps import current_settings
 from monitoring.api.main import create_app
 from monitoring.db import migrate
 from monitoring.db.connect import connect
@@ -177,7 +178,7 @@ def private_database_url(base_settings: Settings) -> Iterator[str]:
 
 def _client(settings: Settings) -> Iterator[TestClient]:
     app = create_app()
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[current_settings] = lambda: settings
     with TestClient(app) as test_client:
         yield test_client
 
@@ -201,7 +202,7 @@ def free_port() -> int:
 def serve_api(settings: Settings, port: int):
     """Serve the API with real uvicorn in a thread; returns a function that stops it."""
     app = create_app()
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[current_settings] = lambda: settings
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

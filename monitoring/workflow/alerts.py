@@ -7,14 +7,12 @@ from typing import Literal
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agents.research.alerts import alert_target
-from monitoring.db.models import Outbox, Project
 from monitoring.db.models.alerts import SEVERITIES
 from monitoring.outbox import ALERT_RESEARCH
-from monitoring.workflow.audit import record
 
 
 class AlertmanagerAlert(BaseModel):
@@ -60,79 +58,77 @@ def _ends_at(alert: AlertmanagerAlert) -> datetime | None:
     return alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
 
 
-# One statement per alert, prepared once. A resolved notification resolves; a re-sent firing one keeps
-# an acknowledgement. `xmax = 0` is true for a row this statement inserted, false for one it updated.
-_UPSERT = text(
+# The whole notification in one statement: upsert every alert (in key order, so two notifications
+# carrying the same alerts never deadlock), audit the new ones and queue research for the new firing
+# ones with a metric. A resolved notification resolves; a re-sent firing one keeps an acknowledgement.
+# `xmax = 0` is true for a row the statement inserted, false for one it updated.
+_STORE = text(
     """
-INSERT INTO monitoring_alerts AS a (id, project_id, fingerprint, alertname, status, severity, starts_at,
-    ends_at, labels, annotations, generator_url, resolved_by, resolved_at, notification_count,
-    last_notified_at, notified_receivers, created_at, updated_at)
-VALUES (:id, :project_id, :fingerprint, :alertname, CAST(:status AS text), :severity, :starts_at,
-    :ends_at, :labels, :annotations, :generator_url,
-    CASE WHEN CAST(:status AS text) = 'resolved' THEN 'alertmanager' END,
-    CASE WHEN CAST(:status AS text) = 'resolved' THEN now() END, 1, now(),
-    jsonb_build_array(CAST(:receiver AS text)), now(), now())
-ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
-    status = CASE WHEN EXCLUDED.status = 'resolved' THEN 'resolved' ELSE a.status END,
-    ends_at = coalesce(EXCLUDED.ends_at, a.ends_at),
-    resolved_by = coalesce(a.resolved_by, EXCLUDED.resolved_by),
-    resolved_at = coalesce(a.resolved_at, EXCLUDED.resolved_at),
-    labels = EXCLUDED.labels,
-    annotations = EXCLUDED.annotations,
-    notification_count = a.notification_count + 1,
-    last_notified_at = now(),
-    notified_receivers = CASE WHEN a.notified_receivers ? CAST(:receiver AS text) THEN a.notified_receivers
-        ELSE a.notified_receivers || EXCLUDED.notified_receivers END,
-    updated_at = now()
-RETURNING id, project_id, status, xmax = 0 AS inserted
+WITH incoming AS (
+    SELECT x.*, p.id AS project_id
+    FROM jsonb_to_recordset(CAST(:alerts AS jsonb)) AS x(id uuid, project text, fingerprint text,
+        alertname text, status text, severity text, starts_at timestamptz, ends_at timestamptz,
+        labels jsonb, annotations jsonb, generator_url text, research bool)
+    LEFT JOIN projects p ON p.slug = x.project
+), upserted AS (
+    INSERT INTO monitoring_alerts AS a (id, project_id, fingerprint, alertname, status, severity, starts_at,
+        ends_at, labels, annotations, generator_url, resolved_by, resolved_at, notification_count,
+        last_notified_at, notified_receivers, created_at, updated_at)
+    SELECT id, project_id, fingerprint, alertname, status, severity, starts_at, ends_at, labels, annotations,
+        generator_url, CASE WHEN status = 'resolved' THEN 'alertmanager' END,
+        CASE WHEN status = 'resolved' THEN now() END, 1, now(),
+        jsonb_build_array(CAST(:receiver AS text)), now(), now()
+    FROM incoming ORDER BY fingerprint, starts_at
+    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+        status = CASE WHEN EXCLUDED.status = 'resolved' THEN 'resolved' ELSE a.status END,
+        ends_at = coalesce(EXCLUDED.ends_at, a.ends_at),
+        resolved_by = coalesce(a.resolved_by, EXCLUDED.resolved_by),
+        resolved_at = coalesce(a.resolved_at, EXCLUDED.resolved_at),
+        labels = EXCLUDED.labels,
+        annotations = EXCLUDED.annotations,
+        notification_count = a.notification_count + 1,
+        last_notified_at = now(),
+        notified_receivers = CASE WHEN a.notified_receivers ? CAST(:receiver AS text)
+            THEN a.notified_receivers ELSE a.notified_receivers || EXCLUDED.notified_receivers END,
+        updated_at = now()
+    RETURNING a.id, a.project_id, a.status, a.alertname, a.fingerprint, a.starts_at, xmax = 0 AS inserted
+), audited AS (
+    INSERT INTO audit_log (project_id, actor, action, entity_type, entity_id, after)
+    SELECT project_id, 'alertmanager', 'alert.' || status, 'alert', id::text,
+        jsonb_build_object('alertname', alertname)
+    FROM upserted WHERE inserted
+), queued AS (
+    INSERT INTO outbox (topic, aggregate_id, payload, attempts)
+    SELECT CAST(:topic AS text), u.id::text, jsonb_build_object('alert_id', u.id::text), 0
+    FROM upserted u JOIN incoming i USING (fingerprint, starts_at)
+    WHERE u.inserted AND u.status = 'firing' AND u.project_id IS NOT NULL AND i.research
+)
+SELECT count(*) FILTER (WHERE inserted) AS new, count(*) AS stored FROM upserted
 """
 )
 
 
 def store_notification(session: Session, payload: AlertmanagerPayload) -> dict:
-    """Upsert every alert of the notification; returns counts. Alerts are written in key order, so two
-    notifications carrying the same alerts never deadlock."""
+    """Upsert every alert of the notification; returns counts."""
     unique = {(a.fingerprint, a.startsAt): a for a in payload.alerts}
-    slugs = {a.labels.get("project") for a in unique.values()} - {None}
-    projects = (
-        dict(session.execute(select(Project.slug, Project.id).where(Project.slug.in_(slugs))).all())
-        if slugs
-        else {}
-    )
-    new = 0
-    for key in sorted(unique):
-        a = unique[key]
-        row = session.execute(
-            _UPSERT,
-            {
-                "id": uuid.uuid4(),
-                "project_id": projects.get(a.labels.get("project")),
-                "fingerprint": a.fingerprint,
-                "alertname": a.labels["alertname"][:200],
-                "status": a.status,
-                "severity": _severity(a.labels),
-                "starts_at": a.startsAt,
-                "ends_at": _ends_at(a),
-                "labels": Jsonb(a.labels),
-                "annotations": Jsonb(a.annotations),
-                "generator_url": a.generatorURL,
-                "receiver": payload.receiver,
-            },
-        ).one()
-        if not row.inserted:
-            continue
-        new += 1
-        record(
-            session,
-            project_id=row.project_id,
-            actor="alertmanager",
-            action=f"alert.{row.status}",
-            entity_type="alert",
-            entity_id=row.id,
-            after={"alertname": a.labels["alertname"]},
-        )
-        if row.status == "firing" and row.project_id and alert_target(a.labels):
-            session.add(
-                Outbox(topic=ALERT_RESEARCH, aggregate_id=str(row.id), payload={"alert_id": str(row.id)})
-            )
-    return {"received": len(payload.alerts), "new": new, "updated": len(unique) - new}
+    alerts = [
+        {
+            "id": str(uuid.uuid4()),
+            "project": a.labels.get("project"),
+            "fingerprint": a.fingerprint,
+            "alertname": a.labels["alertname"][:200],
+            "status": a.status,
+            "severity": _severity(a.labels),
+            "starts_at": a.startsAt.isoformat(),
+            "ends_at": ends.isoformat() if (ends := _ends_at(a)) else None,
+            "labels": a.labels,
+            "annotations": a.annotations,
+            "generator_url": a.generatorURL,
+            "research": alert_target(a.labels) is not None,
+        }
+        for a in unique.values()
+    ]
+    new, stored = session.execute(
+        _STORE, {"alerts": Jsonb(alerts), "receiver": payload.receiver, "topic": ALERT_RESEARCH}
+    ).one()
+    return {"received": len(payload.alerts), "new": new, "updated": stored - new}

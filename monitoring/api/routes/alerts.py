@@ -14,6 +14,7 @@ from monitoring.api.body import read_body
 from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from monitoring.db.models import MonitoringAlert
 from monitoring.db.models.alerts import ALERT_STATUSES, SEVERITIES
+from monitoring.db.session import session_scope
 from monitoring.workflow.alerts import AlertmanagerPayload, store_notification
 from monitoring.workflow.audit import record
 
@@ -46,7 +47,6 @@ def alert_json(alert: MonitoringAlert) -> dict:
 @router.post("/webhook")
 async def alertmanager_webhook(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> dict:
@@ -72,8 +72,14 @@ async def alertmanager_webhook(
             f"{len(payload.alerts)} alerts exceed the limit of {settings.webhook_max_alerts}",
         )
     # In a worker thread: an upsert waiting on another request's row lock must not block the event
-    # loop that request needs to commit.
-    return await run_in_threadpool(store_notification, session, payload)
+    # loop that request needs to commit. One hop, one transaction, committed before the response (no
+    # request-scoped session, whose opening and closing would cost two more hops).
+    return await run_in_threadpool(_store, settings.database_url, payload)
+
+
+def _store(database_url: str, payload: AlertmanagerPayload) -> dict:
+    with session_scope(database_url) as session:
+        return store_notification(session, payload)
 
 
 def _visible(principal: Principal):

@@ -6,14 +6,14 @@ import pytest
 import schemathesis
 from schemathesis import checks
 
+from monitoring.api.deps import current_settings
 from monitoring.api.main import create_app
-from monitoring.settings import get_settings
 
 
 @pytest.fixture(scope="module")
 def operations(settings):
     app = create_app()
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[current_settings] = lambda: settings
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     return {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
 

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from monitoring.settings import get_settings
+from monitoring.api.deps import current_settings
 
 DEPENDENCIES = {"database", "elasticsearch", "prometheus", "alertmanager"}
 
@@ -35,7 +35,7 @@ def test_health_is_degraded_when_a_monitoring_dependency_is_unreachable(
     client, settings, dependency, setting
 ):
     app_settings = settings.model_copy(update={setting: f"http://127.0.0.1:{_closed_port()}"})
-    client.app.dependency_overrides[get_settings] = lambda: app_settings
+    client.app.dependency_overrides[current_settings] = lambda: app_settings
     resp = client.get("/api/v1/health")
     assert resp.status_code == 200
     body = resp.json()
@@ -49,7 +49,7 @@ def test_health_is_unavailable_503_when_the_database_is_unreachable(client, sett
     bad = settings.model_copy(
         update={"database_url": f"postgresql+psycopg://metamon:metamon@127.0.0.1:{_closed_port()}/metamon"}
     )
-    client.app.dependency_overrides[get_settings] = lambda: bad
+    client.app.dependency_overrides[current_settings] = lambda: bad
     resp = client.get("/api/v1/health")
     assert resp.status_code == 503
     assert resp.json()["status"] == "unavailable"
@@ -57,7 +57,7 @@ def test_health_is_unavailable_503_when_the_database_is_unreachable(client, sett
 
 
 def test_health_is_unavailable_503_on_a_database_without_the_schema(client, settings, empty_database):
-    client.app.dependency_overrides[get_settings] = lambda: settings.model_copy(
+    client.app.dependency_overrides[current_settings] = lambda: settings.model_copy(
         update={"database_url": empty_database}
     )
     resp = client.get("/api/v1/health")

@@ -205,12 +205,12 @@ def test_bad_otlp_payloads_get_a_clear_4xx_and_write_nothing(
 def test_gzip_bodies_are_accepted_and_gzip_bombs_refused(client, make_key, settings, database_url):
     import gzip
 
-    from monitoring.settings import get_settings
+    from monitoring.api.deps import current_settings
 
     headers = {**make_key("otlp-gzip"), "Content-Type": "application/json", "Content-Encoding": "gzip"}
     ok = client.post("/v1/traces", content=gzip.compress(json.dumps(otlp_json()).encode()), headers=headers)
     assert ok.status_code == 200
-    client.app.dependency_overrides[get_settings] = lambda: settings.model_copy(
+    client.app.dependency_overrides[current_settings] = lambda: settings.model_copy(
         update={"ingest_max_body_bytes": 10_000}
     )
     bomb = client.post("/v1/traces", content=gzip.compress(b" " * 1_000_000), headers=headers)

@@ -264,15 +264,15 @@ def test_search_needs_the_read_scope(client_module, key_module):
 
 
 def test_totals_beyond_the_exact_limit_are_a_lower_bound(client_module, indexed, settings):
-    from monitoring.settings import get_settings
+    from monitoring.api.deps import current_settings
 
     headers, _ = indexed
-    client_module.app.dependency_overrides[get_settings] = lambda: settings.model_copy(
+    client_module.app.dependency_overrides[current_settings] = lambda: settings.model_copy(
         update={"search_exact_total_up_to": 10}
     )
     try:
         page = search(client_module, headers, q="general")
     finally:
-        client_module.app.dependency_overrides[get_settings] = lambda: settings
+        client_module.app.dependency_overrides[current_settings] = lambda: settings
     assert (page["total"], page["total_relation"]) == (10, "gte")
     assert search(client_module, headers, q="general")["total_relation"] == "eq"

@@ -5,9 +5,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from monitoring.api.deps import current_settings
 from monitoring.db.models import Outbox, Project, Span, Trace
 from monitoring.db.session import session_scope
-from monitoring.settings import get_settings
 
 
 def trace(i: int, **kw) -> dict:
@@ -149,7 +149,7 @@ def test_oversize_body_and_oversize_batch_get_413_and_nothing_is_written(
 ):
     headers = make_key("ingest-7")
     small = settings.model_copy(update={"ingest_max_body_bytes": 2000, "ingest_max_batch": 2})
-    client.app.dependency_overrides[get_settings] = lambda: small
+    client.app.dependency_overrides[current_settings] = lambda: small
     big_body = client.post("/api/v1/traces", json={"traces": [trace(1, input="x" * 5000)]}, headers=headers)
     assert big_body.status_code == 413
     assert "2000 bytes" in big_body.json()["detail"]
