@@ -47,12 +47,17 @@ def fold(
     return groups
 
 
+# Both run once per series at every scrape; most groups hold one row (nothing was folded into them).
+
+
 def summed(rows: list[dict], field: str) -> float:
-    return sum(row[field] for row in rows)
+    return rows[0][field] if len(rows) == 1 else sum(row[field] for row in rows)
 
 
 def weighted_mean(rows: list[dict], field: str, weight: str) -> float | None:
     """The mean of `field` weighted by `weight`, over the rows where it is known."""
+    if len(rows) == 1:
+        return rows[0][field] if rows[0][weight] else None
     known = [row for row in rows if row[field] is not None]
     total = sum(row[weight] for row in known)
     return sum(row[field] * row[weight] for row in known) / total if total else None

@@ -57,7 +57,7 @@ def seed(database_url: str, projects: int) -> None:
             for p in range(projects):
                 pid = uuid.uuid4()
                 cur.execute(
-                    "INSERT INTO projects (id, slug, name) VALUES (%s, %s, %s)", (pid, f"bench-{p}", "bench")
+                    "INSERT INTO projects (id, slug, name) VALUES (%s, %s, 'bench')", (pid, f"bench-{p}")
                 )
                 usage = [
                     (pid, app, model, status, 1000 + p, 10, 50_000, 20_000, 1.5, [100] * 8, 1000, 650.0)
@@ -80,16 +80,17 @@ def seed(database_url: str, projects: int) -> None:
                     (app, model, domain) for app in APPS for model in MODELS for domain in DOMAINS
                 ]
                 cur.executemany(
-                    "INSERT INTO evaluation_runs (id, project_id, app, model, domain, window_start, window_end, "
-                    "trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance, error_rate, "
+                    "INSERT INTO evaluation_runs (id, project_id, app, model, domain, window_start, "
+                    "window_end, trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance, error_rate, "
                     "cost_per_request_usd, latency_p50_seconds, latency_p95_seconds, expert_agreement, "
-                    "delta_previous, delta_baseline, is_baseline, trigger) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-                    "100, 0.93, 0.98, 0.97, 0.01, 0.002, 0.6, 1.8, 0.9, '{}', '{}', false, 'scheduled')",
+                    "delta_previous, delta_baseline, is_baseline, trigger) VALUES (%s, %s, %s, %s, %s, %s, "
+                    "%s, 100, 0.93, 0.98, 0.97, 0.01, 0.002, 0.6, 1.8, 0.9, '{}', '{}', false, 'scheduled')",
                     [(uuid.uuid4(), pid, *scope, now - timedelta(hours=1), now) for scope in scopes],
                 )
                 cur.executemany(
-                    "INSERT INTO monitor_findings (project_id, app, signal, z_score, samples, history_buckets, "
-                    "anomalous, detail, computed_at) VALUES (%s, %s, %s, 0.4, 100, 12, false, '', %s)",
+                    "INSERT INTO monitor_findings (project_id, app, signal, z_score, samples, "
+                    "history_buckets, anomalous, detail, computed_at) "
+                    "VALUES (%s, %s, %s, 0.4, 100, 12, false, '', %s)",
                     [(pid, app, signal, now) for app in APPS for signal in SIGNALS],
                 )
 
