@@ -81,8 +81,8 @@ def seed(database_url: str, projects: int) -> None:
                 ]
                 cur.executemany(
                     "INSERT INTO evaluation_runs (id, project_id, app, model, domain, window_start, "
-                    "window_end, trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance, error_rate, "
-                    "cost_per_request_usd, latency_p50_seconds, latency_p95_seconds, expert_agreement, "
+                    "window_end, trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance, "
+                    "error_rate, cost_per_request_usd, latency_p50_seconds, latency_p95_seconds, expert_agreement, "
                     "delta_previous, delta_baseline, is_baseline, trigger) VALUES (%s, %s, %s, %s, %s, %s, "
                     "%s, 100, 0.93, 0.98, 0.97, 0.01, 0.002, 0.6, 1.8, 0.9, '{}', '{}', false, 'scheduled')",
                     [(uuid.uuid4(), pid, *scope, now - timedelta(hours=1), now) for scope in scopes],
@@ -183,8 +183,8 @@ def main() -> None:
         ("bare registry", bare_times, bare_rss),
     ):
         console.print(
-            f"  {name:<17} p50 {percentile(times, 50) * 1000:7.1f} ms   p95 {percentile(times, 95) * 1000:7.1f} ms"
-            f"   peak RSS {memory:5.0f} MB"
+            f"  {name:<17} p50 {percentile(times, 50) * 1000:7.1f} ms   "
+            f"p95 {percentile(times, 95) * 1000:7.1f} ms   peak RSS {memory:5.0f} MB"
         )
     for p in (50, 95):
         console.print(
