@@ -80,11 +80,12 @@ def seed(database_url: str, projects: int) -> None:
                     (app, model, domain) for app in APPS for model in MODELS for domain in DOMAINS
                 ]
                 cur.executemany(
-                    "INSERT INTO evaluation_runs (id, project_id, app, model, domain, window_start, "
-                    "window_end, trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance, "
-                    "error_rate, cost_per_request_usd, latency_p50_seconds, latency_p95_seconds, "
-                    "expert_agreement, delta_previous, delta_baseline, is_baseline, trigger) VALUES (%s, %s, %s, %s, %s, %s, "
-                    "%s, 100, 0.93, 0.98, 0.97, 0.01, 0.002, 0.6, 1.8, 0.9, '{}', '{}', false, 'scheduled')",
+                    """INSERT INTO evaluation_runs (id, project_id, app, model, domain, window_start,
+                        window_end, trace_count, fact_accuracy, guardrail_pass_rate, sla_compliance,
+                        error_rate, cost_per_request_usd, latency_p50_seconds, latency_p95_seconds,
+                        expert_agreement, delta_previous, delta_baseline, is_baseline, trigger)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, 100, 0.93, 0.98, 0.97, 0.01, 0.002, 0.6, 1.8, 0.9,
+                        '{}', '{}', false, 'scheduled')""",
                     [(uuid.uuid4(), pid, *scope, now - timedelta(hours=1), now) for scope in scopes],
                 )
                 cur.executemany(
