@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from monitoring.cli import alerting, db, digest, keys, rules, stack
+from monitoring.cli.evaluate import evaluate
 from monitoring.logs import configure_logging
 from monitoring.settings import get_settings
 
@@ -16,6 +17,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(alerting.app, name="alerting")
 app.add_typer(digest.app, name="digest")
 app.add_typer(rules.app, name="rules")
+app.command()(evaluate)
 
 
 @app.command()
