@@ -32,6 +32,7 @@ from common import (  # noqa: E402
     TOPICS,
     VOCABULARY,
     Process,
+    copy_rows,
     free_port,
     make_trace,
     peak_rss_mb,
@@ -44,7 +45,7 @@ from monitoring.db import migrate  # noqa: E402
 from monitoring.db.connect import connect  # noqa: E402
 from monitoring.db.session import session_factory, session_scope  # noqa: E402
 from monitoring.ingest.schemas import TraceIn  # noqa: E402
-from monitoring.ingest.writer import COPY_COLUMNS, copy_value, trace_row  # noqa: E402
+from monitoring.ingest.writer import trace_row  # noqa: E402
 from monitoring.keys import create_key  # noqa: E402
 from monitoring.outbox import backlog  # noqa: E402
 from monitoring.search.client import get_es  # noqa: E402
@@ -60,13 +61,6 @@ BATCH = 500
 
 def pg_connect(url: str) -> psycopg.Connection:
     return connect(url, autocommit=True)
-
-
-def copy_rows(conn: psycopg.Connection, table: str, rows: list[dict]) -> None:
-    """The bare backend's write: the same rows metamon's writer COPies, straight into `table`."""
-    with conn.cursor().copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([copy_value(c, row[c]) for c in COPY_COLUMNS])
 
 
 def es_document(row: dict) -> dict:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from monitoring.db import migrate
 from monitoring.db.connect import connect
+from monitoring.ingest.writer import COPY_COLUMNS, copy_value
 from monitoring.settings import get_settings
 
 # Topic words tie a trace to its domain; the rest of the text is drawn from a Zipf-distributed vocabulary of
@@ -193,3 +194,11 @@ def scratch_databases(*names: str, keep: bool = False) -> Iterator[list[str]]:
             with connect(settings.maintenance_database_url, autocommit=True) as conn:
                 for name in names:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def copy_rows(conn, table: str, rows: list[dict]) -> None:
+    """COPY trace rows (as monitoring.ingest.writer.trace_row makes them) straight into `table`: the
+    bare backend's write, and the fast way to seed a benchmark database."""
+    with conn.cursor().copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([copy_value(c, row[c]) for c in COPY_COLUMNS])
