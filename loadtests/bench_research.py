@@ -17,15 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import peak_rss_mb  # noqa: E402
+from common import peak_rss_mb, scratch_databases  # noqa: E402
 
 from agents.research.agent import research  # noqa: E402
 from agents.research.metrics import get_metric  # noqa: E402
 from agents.research.segments import analyse  # noqa: E402
-from monitoring.db import migrate  # noqa: E402
 from monitoring.db.connect import connect  # noqa: E402
 from monitoring.db.models.projects import Project  # noqa: E402
 from monitoring.db.session import session_scope  # noqa: E402
@@ -110,15 +108,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
-    base = get_settings()
-    admin = base.maintenance_database_url
-    with connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    url = make_url(base.database_url).set(database=DB_NAME).render_as_string(hide_password=False)
-    settings = base.model_copy(update={"database_url": url})
-    try:
-        migrate.upgrade(url)
+    with scratch_databases(DB_NAME, keep=args.keep) as (url,):
+        settings = get_settings().model_copy(update={"database_url": url})
         with session_scope(url) as session:
             project = Project(slug="bench", name="bench")
             session.add(project)
@@ -178,10 +169,6 @@ def main() -> None:
             print(f"  {label:<45} {seconds * 1000:8.0f} ms  ({seconds / bare:.2f}x)")
         print(f"  -> {draft.root_cause_key}: {draft.title}")
         print(f"  peak RSS of this process: {peak_rss_mb(os.getpid()):.0f} MB")
-    finally:
-        if not args.keep:
-            with connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import psycopg
 from elasticsearch import helpers
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
@@ -37,11 +36,11 @@ from common import (  # noqa: E402
     make_trace,
     peak_rss_mb,
     percentile,
+    scratch_databases,
     summary,
     wait_http,
 )
 
-from monitoring.db import migrate  # noqa: E402
 from monitoring.db.connect import connect  # noqa: E402
 from monitoring.db.session import session_factory, session_scope  # noqa: E402
 from monitoring.ingest.schemas import TraceIn  # noqa: E402
@@ -258,41 +257,35 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database and indices")
     args = parser.parse_args()
 
-    base = get_settings()
-    db_name = "metamon_bench"
-    with pg_connect(base.maintenance_database_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {db_name}")
-    db_url = make_url(base.database_url).set(database=db_name).render_as_string(hide_password=False)
-    settings = base.model_copy(update={"database_url": db_url, "traces_index_alias": "metamon-bench-traces"})
-    env = {
-        "METAMON_DATABASE_URL": db_url,
-        "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
-        "METAMON_LOG_LEVEL": "WARNING",
-    }
-    migrate.upgrade(db_url)
-    es = get_es(settings.elasticsearch_url)
-    delete_trace_indices(es, settings)
-    ensure_indices(es, settings)
-    with session_scope(db_url) as session:
-        key_row, key = create_key(session, "bench", ["ingest", "read"])
-        project_id = key_row.project_id
-    console.print(
-        f"metamon benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{args.api_workers} API workers, {args.indexers} indexers, {args.clients} clients"
-    )
-    try:
-        bench_ingest(
-            settings, env, key, project_id, args.ingest, args.clients, args.api_workers, args.indexers
+    with scratch_databases("metamon_bench", keep=args.keep) as (db_url,):
+        settings = get_settings().model_copy(
+            update={"database_url": db_url, "traces_index_alias": "metamon-bench-traces"}
         )
-        grow_corpus(settings, project_id, args.ingest, args.search_corpus)
-        bench_search(settings, env, key, project_id, args.queries, args.api_workers)
-    finally:
-        if not args.keep:
-            delete_trace_indices(es, settings)
-            es.options(ignore_status=404).indices.delete_index_template(name=settings.traces_index_alias)
-            with pg_connect(base.maintenance_database_url) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        env = {
+            "METAMON_DATABASE_URL": db_url,
+            "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
+            "METAMON_LOG_LEVEL": "WARNING",
+        }
+        es = get_es(settings.elasticsearch_url)
+        delete_trace_indices(es, settings)
+        ensure_indices(es, settings)
+        with session_scope(db_url) as session:
+            key_row, key = create_key(session, "bench", ["ingest", "read"])
+            project_id = key_row.project_id
+        console.print(
+            f"metamon benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+            f"{args.api_workers} API workers, {args.indexers} indexers, {args.clients} clients"
+        )
+        try:
+            bench_ingest(
+                settings, env, key, project_id, args.ingest, args.clients, args.api_workers, args.indexers
+            )
+            grow_corpus(settings, project_id, args.ingest, args.search_corpus)
+            bench_search(settings, env, key, project_id, args.queries, args.api_workers)
+        finally:
+            if not args.keep:
+                delete_trace_indices(es, settings)
+                es.options(ignore_status=404).indices.delete_index_template(name=settings.traces_index_alias)
 
 
 if __name__ == "__main__":

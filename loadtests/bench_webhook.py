@@ -44,24 +44,22 @@ from psycopg.types.json import Jsonb
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 LOADTESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(LOADTESTS), str(LOADTESTS.parent)]  # common.py; the tests' live helpers and seeds
-from common import APPS, Process, free_port, peak_rss_mb, percentile, wait_http  # noqa: E402
+from common import APPS, Process, free_port, peak_rss_mb, percentile, scratch_databases, wait_http  # noqa: E402
 
 from agents.evaluation.runs import write_runs  # noqa: E402
 from monitoring.alerting.alertmanager_config import WEBHOOK, render  # noqa: E402
 from monitoring.alerting.thresholds import seconds  # noqa: E402
-from monitoring.db import migrate  # noqa: E402
 from monitoring.db.connect import connect  # noqa: E402
 from monitoring.db.models import ImprovementProposal, MonitoringAlert, Outbox  # noqa: E402
 from monitoring.db.session import session_scope  # noqa: E402
 from monitoring.keys import get_or_create_project  # noqa: E402
 from monitoring.outbox import ALERT_RESEARCH  # noqa: E402
 from monitoring.settings import PROJECT_ROOT, get_settings  # noqa: E402
-from tests.live import alertmanager, api_server, exporter, prometheus, worker  # noqa: E402
+from tests.live import FAST_RULES, alertmanager, api_server, exporter, fast_loop_config, prometheus, worker  # noqa: E402
 from tests.monitoring.alerting_payloads import alert, notification  # noqa: E402
 from tests.monitoring.workflow.seed import prompt_regression_now  # noqa: E402
 
@@ -69,7 +67,6 @@ console = Console(width=130)
 WEBHOOK_PATH = "/api/v1/alerts/webhook"
 BARE_PATH = "/webhook"
 RULES = PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml"
-FAST_RULES = PROJECT_ROOT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
 LOOP_ALERT = "MetamonFactAccuracyLow"
 GROUP_WAIT = "1s"  # the webhook route's group_wait for the alert-to-proposal measurement
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -441,19 +438,7 @@ def bench_alert_to_proposal(base, db_url: str, rounds: int) -> dict:
                     route["group_wait"] = GROUP_WAIT
             config_path.write_text(yaml.safe_dump(config, sort_keys=False))
             with alertmanager(directory / "alertmanager") as am:
-                prom_config = {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [str(FAST_RULES)],
-                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am]}]}]},
-                    # Both jobs: without the API's, MetamonApiDown fires and inhibits the quality alerts.
-                    "scrape_configs": [
-                        {"job_name": "metamon-exporter", "static_configs": [{"targets": [exporter_target]}]},
-                        {
-                            "job_name": "metamon-api",
-                            "static_configs": [{"targets": [api.removeprefix("http://")]}],
-                        },
-                    ],
-                }
+                prom_config = fast_loop_config(am, exporter_target, api)
                 with prometheus(prom_config, directory) as prometheus_url:
                     results = []
                     for k in range(rounds):
@@ -493,28 +478,15 @@ def main() -> None:
     args = parser.parse_args()
 
     base = get_settings()
-    names = {"webhook": "metamon_bench_webhook", "loop": "metamon_bench_webhook_loop"}
-    urls = {}
-    with connect(base.maintenance_database_url, autocommit=True) as conn:
-        for key, name in names.items():
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-            urls[key] = make_url(base.database_url).set(database=name).render_as_string(hide_password=False)
     console.print(
         f"metamon webhook benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores"
     )
-    try:
-        for url in urls.values():
-            migrate.upgrade(url)
+    names = ("metamon_bench_webhook", "metamon_bench_webhook_loop")
+    with scratch_databases(*names, keep=args.keep) as (webhook_url, loop_url):
         if not args.skip_throughput:
-            bench_webhook(base, urls["webhook"], args)
+            bench_webhook(base, webhook_url, args)
         if not args.skip_loop:
-            bench_alert_to_proposal(base, urls["loop"], args.rounds)
-    finally:
-        if not args.keep:
-            with connect(base.maintenance_database_url, autocommit=True) as conn:
-                for name in names.values():
-                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            bench_alert_to_proposal(base, loop_url, args.rounds)
 
 
 if __name__ == "__main__":

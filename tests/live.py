@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from monitoring.settings import PROJECT_ROOT
 from tests.conftest import METAMON, free_port
+
+FAST_RULES = PROJECT_ROOT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
 
 
 def wait_ready(
@@ -71,6 +74,20 @@ def prometheus(config: dict, directory: Path) -> Iterator[str]:
     ]
     with running(args, f"{url}/-/ready", directory / "prometheus.log"):
         yield url
+
+
+def fast_loop_config(alertmanager_target: str, exporter_target: str, api_url: str) -> dict:
+    """Prometheus on the fast rules, 1 s scrapes and evaluations, alerting to `alertmanager_target`.
+    Both metamon jobs: without the API's, MetamonApiDown fires and inhibits the quality alerts."""
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(FAST_RULES)],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_target]}]}]},
+        "scrape_configs": [
+            {"job_name": "metamon-exporter", "static_configs": [{"targets": [exporter_target]}]},
+            {"job_name": "metamon-api", "static_configs": [{"targets": [api_url.removeprefix("http://")]}]},
+        ],
+    }
 
 
 @contextmanager

@@ -11,12 +11,19 @@ from agents.evaluation.runs import write_runs
 from monitoring.alerting.alertmanager_config import render
 from monitoring.db.models import EvaluationRun, ImprovementProposal, MonitoringAlert
 from monitoring.db.session import session_scope
-from monitoring.settings import PROJECT_ROOT
-from tests.live import alertmanager, api_server, exporter, http_receiver, prometheus, wait_for, worker
+from tests.live import (
+    alertmanager,
+    api_server,
+    exporter,
+    fast_loop_config,
+    http_receiver,
+    prometheus,
+    wait_for,
+    worker,
+)
 from tests.monitoring.notifications.inbox import smtp_inbox
 from tests.monitoring.workflow.seed import prompt_regression_now
 
-FAST_RULES = PROJECT_ROOT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
 PROJECT = "live-loop"
 
 
@@ -68,18 +75,7 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
         )
         render(routed, tmp_path / "alertmanager", fast=True)
         with alertmanager(tmp_path / "alertmanager") as am:
-            config = {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": [str(FAST_RULES)],
-                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am]}]}]},
-                "scrape_configs": [
-                    {"job_name": "metamon-exporter", "static_configs": [{"targets": [exporter_target]}]},
-                    {
-                        "job_name": "metamon-api",
-                        "static_configs": [{"targets": [api.removeprefix("http://")]}],
-                    },
-                ],
-            }
+            config = fast_loop_config(am, exporter_target, api)
             with prometheus(config, tmp_path):
                 stored = wait_for(
                     lambda: alerts_of(settings.database_url, "MetamonFactAccuracyLow"), timeout=90

@@ -126,17 +126,23 @@ def test_generate_validate_and_decide(client, make_key, settings, database_url):
     assert client.get(f"/api/v1/proposals/{pid}", headers=other).status_code == 404
 
 
-def test_a_proposal_is_validating_for_everyone_while_the_replay_runs(
-    client, make_key, settings, database_url
-):
-    headers = make_key("loop-validating", scopes=("read", "admin"))
-    prompt_regression_now(database_url, "loop-validating")
+def new_proposal(client, headers) -> dict:
+    """A proposal for the seeded prompt regression, made through the API."""
     made = client.post(
         "/api/v1/control/generate-proposal",
         json={"metric": "fact_accuracy", "app": "support-bot"},
         headers=headers,
     )
-    pid = made.json()["proposal"]["id"]
+    assert made.status_code == 200, made.text
+    return made.json()["proposal"]
+
+
+def test_a_proposal_is_validating_for_everyone_while_the_replay_runs(
+    client, make_key, settings, database_url
+):
+    headers = make_key("loop-validating", scopes=("read", "admin"))
+    prompt_regression_now(database_url, "loop-validating")
+    pid = new_proposal(client, headers)["id"]
     watched.update(database_url=database_url, proposal_id=pid, seen=set())
 
     validated = client.post(
@@ -154,12 +160,7 @@ def test_a_bad_target_is_refused_and_a_replay_that_cannot_run_fails_with_its_rea
 ):
     headers = make_key("loop-broken", scopes=("read", "admin"))
     prompt_regression_now(database_url, "loop-broken")
-    made = client.post(
-        "/api/v1/control/generate-proposal",
-        json={"metric": "fact_accuracy", "app": "support-bot"},
-        headers=headers,
-    )
-    pid = made.json()["proposal"]["id"]
+    pid = new_proposal(client, headers)["id"]
 
     def validate(**body):
         return client.post(
@@ -193,11 +194,7 @@ def test_the_auto_approve_policy_approves_low_risk_low_impact_proposals_only(
         update={"auto_approve_low_risk": True, "high_impact_improvement": high_impact_from}
     )
     for client in _client(policy):
-        made = client.post(
-            "/api/v1/control/generate-proposal",
-            json={"metric": "fact_accuracy", "app": "support-bot"},
-            headers=headers,
-        ).json()["proposal"]
+        made = new_proposal(client, headers)
         assert made["risk"] == "low" and 0.05 <= made["expected_improvement"] < 0.9
         validated = client.post(
             "/api/v1/control/validate-proposal", json={"proposal_id": made["id"]}, headers=headers
