@@ -90,7 +90,7 @@ def live_traffic(http: httpx.Client, rng: random.Random, requests: int = 300) ->
             )
         )
     http.post("/traces", json={"traces": traces}).raise_for_status()
-    http.post("/control/evaluate", json={"window_minutes": 20}).raise_for_status()
+    http.post("/control/evaluate", json={}).raise_for_status()
 
 
 def wait(what: str, check, timeout: float = 120.0):
@@ -148,10 +148,11 @@ def run() -> None:
     console.print(f"ingested {len(traces)} traces of {APP} through POST /api/v1/traces")
 
     console.rule("4. evaluation")
-    body = http.post("/control/evaluate", json={"window_minutes": 20, "max_traces": 100_000}).json()
+    # The standard window (METAMON_EVALUATION_WINDOW_SECONDS): the runs the exporter publishes.
+    body = http.post("/control/evaluate", json={"max_traces": 100_000}).json()
     app_run = next(r for r in body["runs"] if r["app"] == APP and r["model"] is None)
     console.print(
-        f"scored {body['scored']} traces; last 20 minutes of {APP}: "
+        f"scored {body['scored']} traces; last hour of {APP}: "
         + ", ".join(f"{k} {v:.3f}" for k, v in app_run["metrics"].items() if v is not None)
     )
 
