@@ -28,13 +28,13 @@ def test_old_rows_and_indices_go_recent_ones_and_baselines_stay(settings, es):
         session.execute(
             update(Trace).where(Trace.id.in_([traces[0].id, traces[1].id])).values(created_at=old)
         )
-        for baseline in (False, True):
+        for hour, baseline in enumerate((False, True)):
             session.add(
                 EvaluationRun(
                     project_id=project.id,
                     app="a",
-                    window_start=old,
-                    window_end=old,
+                    window_start=old + timedelta(hours=hour),
+                    window_end=old + timedelta(hours=hour + 1),
                     is_baseline=baseline,
                     created_at=old,
                 )
