@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 
 from monitoring.alerting.thresholds import THRESHOLDS_PATH, Profile, Thresholds, load_thresholds, seconds
+from monitoring.dashboards.uids import UIDS
 from monitoring.settings import PROJECT_ROOT
 
 RULES_DIR = PROJECT_ROOT / "prometheus" / "rules"
 # Each profile's rule file, under the rules directory.
 OUTPUTS = {"standard": Path("metamon.rules.yml"), "fast": Path("fast") / "metamon.rules.yml"}
 # Fixed by the Grafana dashboards.
-DASHBOARD_UIDS = {"overview": "metamon-overview", "quality": "metamon-quality", "slo": "metamon-slo"}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 RECORDING_GROUP = "metamon.rules"
@@ -119,7 +119,7 @@ class _Alerts:
             "summary": summary,
             "description": description,
             "runbook_url": f"{links.runbook}#{name.lower()}",
-            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{DASHBOARD_UIDS[dashboard]}",
+            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}",
         }
         return {
             "alert": name,

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from monitoring.cli import alerting, db, digest, keys, rules, stack
+from monitoring.cli import alerting, dashboards, db, digest, keys, rules, stack
 from monitoring.cli.evaluate import evaluate
 from monitoring.logs import configure_logging
 from monitoring.settings import get_settings
@@ -17,6 +17,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(alerting.app, name="alerting")
 app.add_typer(digest.app, name="digest")
 app.add_typer(rules.app, name="rules")
+app.add_typer(dashboards.app, name="dashboards")
 app.command()(evaluate)
 
 

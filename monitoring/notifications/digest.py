@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from monitoring.dashboards.uids import UIDS
 from monitoring.db.models import (
     EvaluationRun,
     ImprovementProposal,
@@ -109,8 +110,8 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
         "proposals": proposals,
         "proposals_more": proposals_total - len(proposals),
         "links": {
-            "overview": _grafana(settings, "metamon-overview"),
-            "quality": _grafana(settings, "metamon-quality"),
+            "overview": _grafana(settings, UIDS["overview"]),
+            "quality": _grafana(settings, UIDS["quality"]),
             "alerts": f"{api}/alerts",
             "proposals": f"{api}/proposals",
         },
@@ -224,7 +225,7 @@ def _alert_link(alert: MonitoringAlert, settings: Settings) -> str:
     if isinstance(url, str) and url.startswith(("https://", "http://")):
         return url
     scope = {k: str(alert.labels[k]) for k in ("project", "app") if k in alert.labels}
-    return _grafana(settings, "metamon-overview", **scope)
+    return _grafana(settings, UIDS["overview"], **scope)
 
 
 def _proposals_to_review(session: Session, settings: Settings) -> tuple[list[dict[str, str]], int]:

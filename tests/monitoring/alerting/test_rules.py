@@ -10,8 +10,9 @@ import httpx
 import pytest
 import yaml
 
-from monitoring.alerting.rules import DASHBOARD_UIDS, OUTPUTS, RULES_DIR, SEVERITIES, stale_outputs
+from monitoring.alerting.rules import OUTPUTS, RULES_DIR, SEVERITIES, stale_outputs
 from monitoring.alerting.thresholds import PROFILES, load_thresholds, seconds
+from monitoring.dashboards.uids import UIDS
 from monitoring.settings import PROJECT_ROOT
 from tests.conftest import free_port, run_metamon
 
@@ -125,7 +126,7 @@ def test_a_broken_thresholds_file_is_refused_with_the_field_named(tmp_path):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_alert_is_named_labelled_and_annotated(profile):
     links = load_thresholds().links
-    dashboards = {f"{links.grafana}/d/{uid}" for uid in DASHBOARD_UIDS.values()}
+    dashboards = {f"{links.grafana}/d/{uid}" for uid in UIDS.values()}
     for group, rule in _alert_rules(profile):
         name = rule["alert"]
         assert re.fullmatch(r"Metamon(?:[A-Z][a-z0-9]+|[A-Z]{2,}(?=[A-Z]|$))+", name), name

@@ -1,0 +1,166 @@
+"""What every metamon dashboard is built from: the datasource and scope variables, and panel helpers that
+take a unit and a description, so that no panel can be made without them."""
+
+from grafana_foundation_sdk.builders import dashboard, elasticsearch, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
+
+# Datasource variables: a dashboard works with whichever datasource of the type the viewer picks; the
+# provisioned ones (grafana/provisioning/datasources) are the defaults.
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
+POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="${postgres}")
+ELASTICSEARCH = DataSourceRef(type_val="elasticsearch", uid="${elasticsearch}")
+DEFAULT_UIDS = {
+    "datasource": "metamon-prometheus",
+    "postgres": "metamon-postgres",
+    "elasticsearch": "metamon-elasticsearch",
+}
+# Scope of the Prometheus panels, chosen from the exporter's own labels.
+SCOPE = 'project="$project", app=~"$app"'
+
+
+def datasource_variable(name: str, plugin: str, label: str) -> dashboard.DatasourceVariable:
+    default = DEFAULT_UIDS[name]
+    return (
+        dashboard.DatasourceVariable(name)
+        .label(label)
+        .type(plugin)
+        .current(VariableOption(selected=True, text=default, value=default))
+    )
+
+
+def scope_variables() -> list[cogbuilder.Builder]:
+    """`project` (one) and `app` (any, All by default) from the series the exporter publishes."""
+    project = (
+        dashboard.QueryVariable("project")
+        .label("Project")
+        .datasource(PROMETHEUS)
+        .query("label_values(metamon_requests_total, project)")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+    )
+    app = (
+        dashboard.QueryVariable("app")
+        .label("App")
+        .datasource(PROMETHEUS)
+        .query('label_values(metamon_requests_total{project="$project"}, app)')
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(VariableOption(selected=True, text="All", value="$__all"))
+    )
+    return [project, app]
+
+
+def base(uid: str, title: str, description: str, tags: list[str]) -> dashboard.Dashboard:
+    """A dashboard with its fixed UID and the Prometheus datasource variable."""
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["metamon", *tags])
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .with_variable(datasource_variable("datasource", "prometheus", "Prometheus"))
+    )
+
+
+def promql(expr: str, legend: str = "", *, instant: bool = False) -> prometheus.Dataquery:
+    query = prometheus.Dataquery().expr(expr).datasource(PROMETHEUS).legend_format(legend or "__auto")
+    return query.instant() if instant else query.range()
+
+
+def datasource_of(query) -> DataSourceRef:
+    if isinstance(query, SqlQuery):
+        return POSTGRES
+    return ELASTICSEARCH if isinstance(query, elasticsearch.Dataquery) else PROMETHEUS
+
+
+def with_ref(query, ref: str):
+    """Grafana names each target of a panel by its refId (A, B…)."""
+    return query if isinstance(query, SqlQuery) else query.ref_id(ref)
+
+
+def timeseries_panel(title: str, description: str, unit: str, *queries, **limits) -> timeseries.Panel:
+    panel = timeseries.Panel().title(title).description(description).unit(unit)
+    panel = panel.datasource(datasource_of(queries[0]))
+    for ref, query in zip("ABCDEFGH", queries, strict=False):
+        panel = panel.with_target(with_ref(query, ref))
+    if "min" in limits:
+        panel = panel.min(limits["min"])
+    if "max" in limits:
+        panel = panel.max(limits["max"])
+    return panel.span(limits.get("span", 12)).height(8)
+
+
+def stat_panel(title: str, description: str, unit: str, query, *, span: int = 4) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(datasource_of(query))
+        .with_target(with_ref(query, "A"))
+        .span(span)
+        .height(4)
+    )
+
+
+def table_panel(title: str, description: str, unit: str, query, *, span: int = 24) -> table.Panel:
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(datasource_of(query))
+        .with_target(with_ref(query, "A"))
+        .span(span)
+        .height(9)
+    )
+
+
+class SqlTarget(cogvariants.Dataquery):
+    """A query of Grafana's PostgreSQL datasource (the SDK has no builder for it)."""
+
+    def __init__(self, raw_sql: str, format_val: str):
+        self.raw_sql, self.format = raw_sql, format_val
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "datasource": POSTGRES.to_json(),
+            "editorMode": "code",
+            "format": self.format,
+            "rawQuery": True,
+            "rawSql": self.raw_sql,
+            "refId": "A",
+        }
+
+
+class SqlQuery(cogbuilder.Builder[SqlTarget]):
+    def __init__(self, raw_sql: str, format_val: str = "table"):
+        self.target = SqlTarget(" ".join(raw_sql.split()), format_val)
+
+    def build(self) -> SqlTarget:
+        return self.target
+
+
+def lucene(query: str, *buckets, metric=None) -> elasticsearch.Dataquery:
+    """An Elasticsearch query on the traces alias: buckets (terms, date histogram) and a metric (count)."""
+    built = (
+        elasticsearch.Dataquery()
+        .query(query)
+        .time_field("timestamp")
+        .datasource(ELASTICSEARCH)
+        .bucket_aggs(list(buckets))
+        .metrics([metric or elasticsearch.Count().id("1")])
+    )
+    return built

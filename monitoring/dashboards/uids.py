@@ -1,0 +1,9 @@
+"""The dashboards' fixed UIDs: alert annotations (dashboard_url), the digest and the dashboards' own links
+point at them."""
+
+UIDS = {
+    "overview": "metamon-overview",
+    "quality": "metamon-quality",
+    "slo": "metamon-slo",
+    "workflow": "metamon-workflow",
+}
