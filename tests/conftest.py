@@ -237,3 +237,7 @@ def run_metamon(
         timeout=timeout,
         env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1", **(env or {})},
     )
+
+
+# The seeded project the exporter and dashboard tests read (defined beside its data).
+from tests.populated import populated  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """metamon-overview: what an SRE opens first. Traffic, errors, latency, cost, quality at a glance, open
 alerts and the health of metamon's own pipeline."""
 
-from monitoring.dashboards.panels import SCOPE, base, promql, scope_variables, stat_panel, timeseries_panel
+from monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
 from monitoring.dashboards.uids import UIDS
 
 APP_WIDE = f'{SCOPE}, model="all", domain="all"'
@@ -14,8 +14,6 @@ def build():
         "Traffic, errors, latency, cost and quality of the LLM apps metamon watches, and metamon's own health.",
         ["overview"],
     )
-    for variable in scope_variables():
-        dashboard = dashboard.with_variable(variable)
     panels = [
         stat_panel(
             "Requests",

@@ -60,9 +60,10 @@ def scope_variables() -> list[cogbuilder.Builder]:
     return [project, app]
 
 
-def base(uid: str, title: str, description: str, tags: list[str]) -> dashboard.Dashboard:
-    """A dashboard with its fixed UID and the Prometheus datasource variable."""
-    return (
+def base(uid: str, title: str, description: str, tags: list[str], datasources=()) -> dashboard.Dashboard:
+    """A dashboard with its fixed UID, the Prometheus datasource variable, those of `datasources`
+    ((name, plugin, label) each), and the scope variables."""
+    built = (
         dashboard.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -72,6 +73,9 @@ def base(uid: str, title: str, description: str, tags: list[str]) -> dashboard.D
         .timezone("browser")
         .with_variable(datasource_variable("datasource", "prometheus", "Prometheus"))
     )
+    for variable in [datasource_variable(*d) for d in datasources] + scope_variables():
+        built = built.with_variable(variable)
+    return built
 
 
 def promql(expr: str, legend: str = "", *, instant: bool = False) -> prometheus.Dataquery:
@@ -102,30 +106,25 @@ def timeseries_panel(title: str, description: str, unit: str, *queries, **limits
     return panel.span(limits.get("span", 12)).height(8)
 
 
-def stat_panel(title: str, description: str, unit: str, query, *, span: int = 4) -> stat.Panel:
+def _single_query_panel(kind, title: str, description: str, unit: str, query, span: int, height: int):
     return (
-        stat.Panel()
+        kind.Panel()
         .title(title)
         .description(description)
         .unit(unit)
         .datasource(datasource_of(query))
         .with_target(with_ref(query, "A"))
         .span(span)
-        .height(4)
+        .height(height)
     )
+
+
+def stat_panel(title: str, description: str, unit: str, query, *, span: int = 4) -> stat.Panel:
+    return _single_query_panel(stat, title, description, unit, query, span, 4)
 
 
 def table_panel(title: str, description: str, unit: str, query, *, span: int = 24) -> table.Panel:
-    return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(datasource_of(query))
-        .with_target(with_ref(query, "A"))
-        .span(span)
-        .height(9)
-    )
+    return _single_query_panel(table, title, description, unit, query, span, 9)
 
 
 class SqlTarget(cogvariants.Dataquery):

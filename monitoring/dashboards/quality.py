@@ -7,7 +7,6 @@ from monitoring.dashboards.panels import (
     SCOPE,
     base,
     promql,
-    scope_variables,
     table_panel,
     timeseries_panel,
 )
@@ -45,8 +44,6 @@ def build():
         "Evaluation results of the latest windows per app, model and domain, evaluator failures and anomalies.",
         ["quality"],
     )
-    for variable in scope_variables():
-        dashboard = dashboard.with_variable(variable)
     dashboard = dashboard.with_row(dash.Row("Latest evaluation window, app-wide"))
     for title, metric, description in RATIOS:
         dashboard = dashboard.with_panel(

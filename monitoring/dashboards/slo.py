@@ -2,7 +2,7 @@
 use (objective and burn-rate factors from prometheus/thresholds.yaml)."""
 
 from monitoring.alerting.thresholds import load_thresholds
-from monitoring.dashboards.panels import SCOPE, base, promql, scope_variables, stat_panel, timeseries_panel
+from monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
 from monitoring.dashboards.uids import UIDS
 
 WINDOWS = ("5m", "30m", "1h", "6h")
@@ -19,8 +19,6 @@ def build():
         "the error ratio.",
         ["slo"],
     )
-    for variable in scope_variables():
-        dashboard = dashboard.with_variable(variable)
     dashboard = (
         dashboard.with_panel(
             stat_panel(

@@ -7,10 +7,8 @@ from grafana_foundation_sdk.builders import elasticsearch
 from monitoring.dashboards.panels import (
     SqlQuery,
     base,
-    datasource_variable,
     lucene,
     promql,
-    scope_variables,
     stat_panel,
     table_panel,
     timeseries_panel,
@@ -56,12 +54,11 @@ def build():
         "metamon / Proposals and review",
         "Improvement proposals from alert to impact, the alerts behind them, and the expert review queue.",
         ["workflow", "review"],
+        datasources=[
+            ("postgres", "grafana-postgresql-datasource", "PostgreSQL"),
+            ("elasticsearch", "elasticsearch", "Elasticsearch"),
+        ],
     )
-    dashboard = dashboard.with_variable(
-        datasource_variable("postgres", "grafana-postgresql-datasource", "PostgreSQL")
-    ).with_variable(datasource_variable("elasticsearch", "elasticsearch", "Elasticsearch"))
-    for variable in scope_variables():
-        dashboard = dashboard.with_variable(variable)
     dashboard = (
         dashboard.with_panel(
             timeseries_panel(

@@ -121,18 +121,32 @@ def text_query(q: str, fields: list[str] = TEXT_FIELDS) -> dict:
     }
 
 
-def encode_cursor(sort_values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: the last hit's sort values, and the point in time a relevance-sorted
+    search pages through (scores shift as segments merge, so paging the live index by score could repeat
+    or skip hits)."""
+
+    after: list
+    pit: str | None = None
 
 
-def decode_cursor(cursor: str) -> list:
+def encode_cursor(cursor: Cursor) -> str:
+    payload = {"after": cursor.after, **({"pit": cursor.pit} if cursor.pit else {})}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         raise InvalidQuery("cursor is not one this API returned") from None
-    if not isinstance(values, list) or len(values) != 2:
+    after = payload.get("after") if isinstance(payload, dict) else None
+    pit = payload.get("pit") if isinstance(payload, dict) else None
+    # Two sort values (the sort field, the trace id), and a third, _shard_doc, that a point in time adds.
+    if not isinstance(after, list) or len(after) not in (2, 3) or not isinstance(pit, str | None):
         raise InvalidQuery("cursor is not one this API returned")
-    return values
+    return Cursor(after, pit)
 
 
 def search_traces_body(
@@ -142,7 +156,7 @@ def search_traces_body(
     sort: str,
     order: str,
     size: int,
-    cursor: str | None,
+    cursor: Cursor | None,
     track_total: int | bool = True,
 ) -> dict:
     if sort not in SORTS:
@@ -174,7 +188,7 @@ def search_traces_body(
             "fields": {name: {} for name in HIGHLIGHT_FIELDS},
         }
     if cursor:
-        body["search_after"] = decode_cursor(cursor)
+        body["search_after"] = cursor.after
     return body
 
 
@@ -187,7 +201,7 @@ def search_evaluations_body(
     score_max: float | None,
     q: str | None,
     size: int,
-    cursor: str | None,
+    cursor: Cursor | None,
     track_total: int | bool = True,
 ) -> dict:
     if evaluator and not EVALUATOR_NAME.match(evaluator):
@@ -222,7 +236,7 @@ def search_evaluations_body(
         "_source": SUMMARY_FIELDS,
     }
     if cursor:
-        body["search_after"] = decode_cursor(cursor)
+        body["search_after"] = cursor.after
     return body
 
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import build_registry
 from monitoring.db.session import session_scope
 from monitoring.outbox import enqueue_trace_index
-from tests.exporter.conftest import PROJECT
+from tests.populated import PROJECT
 
 
 def samples(settings, **where) -> dict[tuple[str, frozenset], float]:

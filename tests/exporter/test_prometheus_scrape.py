@@ -3,8 +3,8 @@ Prometheus' HTTP API with the values stored in PostgreSQL."""
 
 import pytest
 
-from tests.exporter.conftest import PROJECT
 from tests.live import exporter, prometheus, query, wait_for
+from tests.populated import PROJECT
 
 
 def test_prometheus_scrapes_the_exporter_and_answers_queries(settings, populated, tmp_path):

@@ -13,10 +13,12 @@ from monitoring.api.deps import Principal, SettingsDep, require_scope
 from monitoring.search.client import get_es
 from monitoring.search.indices import ensure_indices
 from monitoring.search.queries import (
+    Cursor,
     InvalidQuery,
     ScoreRange,
     TraceFilters,
     aggregations_body,
+    decode_cursor,
     encode_cursor,
     search_evaluations_body,
     search_traces_body,
@@ -68,14 +70,14 @@ class Page(BaseModel):
     next_cursor: str | None = None
 
 
-def _run(settings, body: dict) -> dict:
-    es = get_es(settings.elasticsearch_url)
+# How long a relevance-sorted search's point in time lives between two pages.
+PIT_KEEP_ALIVE = "2m"
+
+
+def _es_errors(call):
+    """Elasticsearch's failures as the API's answers: 503 when it is down, 422 when it refuses."""
     try:
-        try:
-            return es.search(index=settings.traces_index_alias, **body).body
-        except NotFoundError:  # nothing indexed yet: create the alias (an empty index) and ask again
-            ensure_indices(es, settings)
-            return es.search(index=settings.traces_index_alias, **body).body
+        return call()
     except (EsConnectionError, ConnectionTimeout):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "search is unavailable: Elasticsearch did not answer"
@@ -86,6 +88,41 @@ def _run(settings, body: dict) -> dict:
         ) from None
 
 
+def _run(settings, body: dict) -> dict:
+    es = get_es(settings.elasticsearch_url)
+
+    def search() -> dict:
+        if "pit" in body:  # a point in time names its indices itself
+            try:
+                return es.search(**body).body
+            except NotFoundError:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    f"the cursor has expired (pages of a relevance search live {PIT_KEEP_ALIVE}): "
+                    "start again from the first page",
+                ) from None
+        try:
+            return es.search(index=settings.traces_index_alias, **body).body
+        except NotFoundError:  # nothing indexed yet: create the alias (an empty index) and ask again
+            ensure_indices(es, settings)
+            return es.search(index=settings.traces_index_alias, **body).body
+
+    return _es_errors(search)
+
+
+def _open_pit(settings) -> str:
+    es = get_es(settings.elasticsearch_url)
+
+    def open_pit() -> str:
+        try:
+            return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+        except NotFoundError:
+            ensure_indices(es, settings)
+            return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+
+    return _es_errors(open_pit)
+
+
 def _build(builder, *args):
     try:
         return builder(*args)
@@ -93,15 +130,18 @@ def _build(builder, *args):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-def _page(result: dict, size: int, item) -> Page:
+def _page(result: dict, size: int, item, settings) -> Page:
     hits = result["hits"]["hits"]
-    cursor = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
+    pit = result.get("pit_id")
+    more = len(hits) == size
+    if pit and not more:  # the last page: its point in time can go now
+        get_es(settings.elasticsearch_url).options(ignore_status=404).close_point_in_time(id=pit)
     total = result["hits"]["total"]
     return Page(
         total=total["value"],
         total_relation=total["relation"],
         items=[item(h) for h in hits],
-        next_cursor=cursor,
+        next_cursor=encode_cursor(Cursor(hits[-1]["sort"], pit)) if more else None,
     )
 
 
@@ -118,23 +158,30 @@ def search_traces(
     size: PageSize = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> Page:
-    """Full-text search with filters, sorting, highlights and search_after paging."""
+    """Full-text search with filters, sorting, highlights and search_after paging (a relevance sort
+    pages through a point in time, so no page repeats or skips a trace while scores shift)."""
+    sort = sort or ("relevance" if q else "timestamp")
+    after = _build(decode_cursor, cursor) if cursor else None
     body = _build(
         search_traces_body,
         principal.project_id,
         q,
         filters,
-        sort or ("relevance" if q else "timestamp"),
+        sort,
         order,
         size,
-        cursor,
+        after,
         settings.search_exact_total_up_to,
     )
+    if sort == "relevance":
+        pit = after.pit if after and after.pit else _open_pit(settings)
+        body["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
     result = _run(settings, body)
     return _page(
         result,
         size,
         lambda h: {**h["_source"], "score": h.get("_score"), "highlights": h.get("highlight", {})},
+        settings,
     )
 
 
@@ -164,7 +211,7 @@ def search_evaluations(
         score_max,
         q,
         size,
-        cursor,
+        _build(decode_cursor, cursor) if cursor else None,
         settings.search_exact_total_up_to,
     )
     result = _run(settings, body)
@@ -173,7 +220,7 @@ def search_evaluations(
         inner = hit["inner_hits"]["evaluations"]["hits"]["hits"]
         return {**hit["_source"], "evaluations": [e["_source"] for e in inner]}
 
-    return _page(result, size, item)
+    return _page(result, size, item, settings)
 
 
 @router.get("/aggregations")

@@ -15,8 +15,8 @@ from monitoring.dashboards.uids import UIDS
 from monitoring.db.models import ImprovementImpact, ImprovementProposal, Project, Trace
 from monitoring.db.session import session_scope
 from monitoring.settings import PROJECT_ROOT
-from tests.exporter.conftest import PROJECT, populated  # noqa: F401  (the exporter's seeded project)
 from tests.live import exporter, prometheus, wait_for
+from tests.populated import PROJECT
 
 RULES = PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml"
 # What Grafana puts in for the variables: the seeded project, every app, a rate window.
@@ -92,7 +92,7 @@ def _promql(expr: str) -> str:
     return expr
 
 
-def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, tmp_path):  # noqa: F811
+def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, tmp_path):
     # The committed rules, evaluated every second instead of every 15 s.
     rules = yaml.safe_load(RULES.read_text())
     for group in rules["groups"]:
@@ -158,7 +158,7 @@ def _label_a_trace_and_record_an_impact(client, make_key, settings) -> None:
     assert client.post("/api/v1/expert-review/label", json=body, headers=headers).status_code == 200
 
 
-def test_every_postgresql_query_runs_and_answers(client, make_key, settings, populated):  # noqa: F811
+def test_every_postgresql_query_runs_and_answers(client, make_key, settings, populated):
     _label_a_trace_and_record_an_impact(client, make_key, settings)
     queries = targets("grafana-postgresql-datasource")
     assert len(queries) >= 4
@@ -186,7 +186,7 @@ def _es_body(target: dict) -> dict:
     return {"size": 0, "query": query, "aggs": aggs}
 
 
-def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, es, drain, populated):  # noqa: F811
+def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, es, drain, populated):
     _label_a_trace_and_record_an_impact(client, make_key, settings)
     drain()
     queries = targets("elasticsearch")

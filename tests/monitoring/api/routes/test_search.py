@@ -8,6 +8,7 @@ from sqlalchemy import select
 from monitoring.db.models import Project, Trace, TraceEvaluation
 from monitoring.db.session import session_scope
 from monitoring.outbox import enqueue_trace_index
+from monitoring.search.queries import Cursor, decode_cursor, encode_cursor
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 KNOWN = {
@@ -160,6 +161,28 @@ def test_search_after_paging_has_no_duplicates_or_gaps(client_module, indexed, s
             break
     assert len(seen) == len(set(seen)) == everything["total"]
     assert seen == ids(everything)
+
+
+def test_a_relevance_cursor_whose_point_in_time_is_gone_is_a_clear_4xx(client_module, indexed, es):
+    headers, _ = indexed
+    page = search(client_module, headers, q="general", size=3)
+    cursor = decode_cursor(page["next_cursor"])
+    assert cursor.pit  # relevance pages go through a point in time
+    es.close_point_in_time(id=cursor.pit)
+
+    expired = client_module.get(
+        "/api/v1/search/traces",
+        params={"q": "general", "size": 3, "cursor": page["next_cursor"]},
+        headers=headers,
+    )
+    assert expired.status_code == 422 and "expired" in expired.json()["detail"]
+    forged = encode_cursor(Cursor(cursor.after, "bm90IGEgcGl0"))
+    bad = client_module.get(
+        "/api/v1/search/traces", params={"q": "general", "cursor": forged}, headers=headers
+    )
+    assert bad.status_code == 422
+    # A time-sorted search pages the live index: no point in time to keep alive.
+    assert decode_cursor(search(client_module, headers, size=3)["next_cursor"]).pit is None
 
 
 @pytest.mark.parametrize(

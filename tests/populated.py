@@ -1,4 +1,5 @@
-"""A project with traces, scores, a monitor run, a proposal and an alert, for the exporter tests."""
+"""A project with traces, scores, a monitor run, a proposal and an alert: what the exporter and the
+dashboards read. One per test session (the root conftest imports the fixture)."""
 
 from datetime import UTC, datetime, timedelta
 
