@@ -47,10 +47,8 @@ def fold(
     return groups
 
 
-# Both run once per series at every scrape; most groups hold one row (nothing was folded into them).
-
-
 def summed(rows: list[dict], field: str) -> float:
+    # This and weighted_mean run once per series at every scrape; most groups hold a single row.
     return rows[0][field] if len(rows) == 1 else sum(row[field] for row in rows)
 
 

@@ -1,6 +1,5 @@
 """The monitor agent's findings: how many standard deviations each app's signal is on the bad side."""
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -8,7 +7,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import heaviest, keep_top
+from exporter.labels import fold, heaviest
 from monitoring.settings import Settings
 
 _FINDINGS = """
@@ -24,14 +23,15 @@ class AnomalyCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.sessions() as session:
             rows = session.execute(text(_FINDINGS)).mappings().all()
-        by_app: dict[str, list[dict]] = defaultdict(list)
-        for row in rows:
-            by_app[row["app"]].append(row)
-        app_of = keep_top(by_app, self.settings.exporter_label_cap, heaviest("samples"))
-        scores: dict[tuple[str, str, str], float] = {}
-        for row in rows:
-            key = (row["project"], app_of(row["app"]), row["signal"])
-            scores[key] = max(scores.get(key, float("-inf")), row["z_score"])  # folded: the worst one
+        groups = fold(
+            rows,
+            ("project", "app", "signal"),
+            ("app",),
+            self.settings.exporter_label_cap,
+            heaviest("samples"),
+        )
+        # A folded group publishes its worst score.
+        scores = {key: max(row["z_score"] for row in group) for key, group in groups.items()}
         gauge = GaugeMetricFamily(
             "metamon_anomaly_score",
             "Standard deviations of the latest 5 minutes from the signal's EWMA, positive when worse "

@@ -88,39 +88,37 @@ def _es_errors(call):
         ) from None
 
 
-def _run(settings, body: dict) -> dict:
+def _on_indices(settings, call):
+    """`call(es)`; when the alias does not exist yet (nothing indexed), create it empty and call again."""
     es = get_es(settings.elasticsearch_url)
+    try:
+        return call(es)
+    except NotFoundError:
+        ensure_indices(es, settings)
+        return call(es)
 
+
+def _run(settings, body: dict) -> dict:
     def search() -> dict:
-        if "pit" in body:  # a point in time names its indices itself
-            try:
-                return es.search(**body).body
-            except NotFoundError:
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                    f"the cursor has expired (pages of a relevance search live {PIT_KEEP_ALIVE}): "
-                    "start again from the first page",
-                ) from None
-        try:
-            return es.search(index=settings.traces_index_alias, **body).body
-        except NotFoundError:  # nothing indexed yet: create the alias (an empty index) and ask again
-            ensure_indices(es, settings)
-            return es.search(index=settings.traces_index_alias, **body).body
+        if "pit" not in body:
+            return _on_indices(settings, lambda es: es.search(index=settings.traces_index_alias, **body).body)
+        try:  # a point in time names its indices itself; gone, it is a 404
+            return get_es(settings.elasticsearch_url).search(**body).body
+        except NotFoundError:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"the cursor has expired (pages of a relevance search live {PIT_KEEP_ALIVE}): "
+                "start again from the first page",
+            ) from None
 
     return _es_errors(search)
 
 
 def _open_pit(settings) -> str:
-    es = get_es(settings.elasticsearch_url)
+    def open_pit(es) -> str:
+        return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
 
-    def open_pit() -> str:
-        try:
-            return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
-        except NotFoundError:
-            ensure_indices(es, settings)
-            return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
-
-    return _es_errors(open_pit)
+    return _es_errors(lambda: _on_indices(settings, open_pit))
 
 
 def _build(builder, *args):
