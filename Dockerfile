@@ -1,7 +1,7 @@
 # The metamon image: API, CLI and (as they land) exporter, scheduler and agents.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY agents agents
 COPY exporter exporter
 COPY monitoring monitoring

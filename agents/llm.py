@@ -11,8 +11,8 @@ from functools import cache
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
-from monitoring.importing import import_object
-from monitoring.settings import Settings
+from metamon.monitoring.importing import import_object
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

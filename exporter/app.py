@@ -9,13 +9,13 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter.collectors.anomalies import AnomalyCollector
-from exporter.collectors.evaluations import EvaluationCollector
-from exporter.collectors.index_backlog import IndexBacklogCollector
-from exporter.collectors.usage import UsageCollector
-from exporter.collectors.workflow import WorkflowCollector
-from monitoring.db.session import session_factory
-from monitoring.settings import Settings
+from metamon.exporter.collectors.anomalies import AnomalyCollector
+from metamon.exporter.collectors.evaluations import EvaluationCollector
+from metamon.exporter.collectors.index_backlog import IndexBacklogCollector
+from metamon.exporter.collectors.usage import UsageCollector
+from metamon.exporter.collectors.workflow import WorkflowCollector
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

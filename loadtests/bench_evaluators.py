@@ -31,11 +31,11 @@ from common import METAMON, T0, copy_rows, make_trace, scratch_databases  # noqa
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
-from agents.evaluation.registry import build_evaluators  # noqa: E402
-from monitoring.db.connect import connect  # noqa: E402
-from monitoring.ingest.schemas import TraceIn  # noqa: E402
-from monitoring.ingest.writer import trace_row  # noqa: E402
-from monitoring.settings import Settings  # noqa: E402
+from metamon.agents.evaluation.registry import build_evaluators  # noqa: E402
+from metamon.monitoring.db.connect import connect  # noqa: E402
+from metamon.monitoring.ingest.schemas import TraceIn  # noqa: E402
+from metamon.monitoring.ingest.writer import trace_row  # noqa: E402
+from metamon.monitoring.settings import Settings  # noqa: E402
 
 console = Console(width=120)
 TARGET = 5_000

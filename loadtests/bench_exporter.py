@@ -36,7 +36,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Process, free_port, peak_rss_mb, percentile, scratch_databases, wait_http  # noqa: E402
 
-from monitoring.db.session import session_scope  # noqa: E402
+from metamon.monitoring.db.session import session_scope  # noqa: E402
 
 console = Console(width=120)
 APPS = [f"app-{i}" for i in range(5)]

@@ -21,13 +21,13 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import peak_rss_mb, scratch_databases  # noqa: E402
 
-from agents.research.agent import research  # noqa: E402
-from agents.research.metrics import get_metric  # noqa: E402
-from agents.research.segments import analyse  # noqa: E402
-from monitoring.db.connect import connect  # noqa: E402
-from monitoring.db.models.projects import Project  # noqa: E402
-from monitoring.db.session import session_scope  # noqa: E402
-from monitoring.settings import get_settings  # noqa: E402
+from metamon.agents.research.agent import research  # noqa: E402
+from metamon.agents.research.metrics import get_metric  # noqa: E402
+from metamon.agents.research.segments import analyse  # noqa: E402
+from metamon.monitoring.db.connect import connect  # noqa: E402
+from metamon.monitoring.db.models.projects import Project  # noqa: E402
+from metamon.monitoring.db.session import session_scope  # noqa: E402
+from metamon.monitoring.settings import get_settings  # noqa: E402
 
 DB_NAME = "metamon_bench_research"
 T = datetime(2025, 6, 10, tzinfo=UTC)

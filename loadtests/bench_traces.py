@@ -41,18 +41,18 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-from monitoring.db.connect import connect  # noqa: E402
-from monitoring.db.session import session_factory, session_scope  # noqa: E402
-from monitoring.ingest.schemas import TraceIn  # noqa: E402
-from monitoring.ingest.writer import trace_row  # noqa: E402
-from monitoring.keys import create_key  # noqa: E402
-from monitoring.outbox import backlog  # noqa: E402
-from monitoring.search.client import get_es  # noqa: E402
-from monitoring.search.documents import trace_document  # noqa: E402
-from monitoring.search.indices import delete_trace_indices, ensure_indices, template_body  # noqa: E402
-from monitoring.search.queries import TraceFilters, search_traces_body  # noqa: E402
-from monitoring.search.reindex import reindex  # noqa: E402
-from monitoring.settings import get_settings  # noqa: E402
+from metamon.monitoring.db.connect import connect  # noqa: E402
+from metamon.monitoring.db.session import session_factory, session_scope  # noqa: E402
+from metamon.monitoring.ingest.schemas import TraceIn  # noqa: E402
+from metamon.monitoring.ingest.writer import trace_row  # noqa: E402
+from metamon.monitoring.keys import create_key  # noqa: E402
+from metamon.monitoring.outbox import backlog  # noqa: E402
+from metamon.monitoring.search.client import get_es  # noqa: E402
+from metamon.monitoring.search.documents import trace_document  # noqa: E402
+from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices, template_body  # noqa: E402
+from metamon.monitoring.search.queries import TraceFilters, search_traces_body  # noqa: E402
+from metamon.monitoring.search.reindex import reindex  # noqa: E402
+from metamon.monitoring.settings import get_settings  # noqa: E402
 
 console = Console()
 BATCH = 500

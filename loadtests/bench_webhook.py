@@ -50,15 +50,15 @@ LOADTESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(LOADTESTS), str(LOADTESTS.parent)]  # common.py; the tests' live helpers and seeds
 from common import APPS, Process, free_port, peak_rss_mb, percentile, scratch_databases, wait_http  # noqa: E402
 
-from agents.evaluation.runs import write_runs  # noqa: E402
-from monitoring.alerting.alertmanager_config import WEBHOOK, render  # noqa: E402
-from monitoring.alerting.thresholds import seconds  # noqa: E402
-from monitoring.db.connect import connect  # noqa: E402
-from monitoring.db.models import ImprovementProposal, MonitoringAlert, Outbox  # noqa: E402
-from monitoring.db.session import session_scope  # noqa: E402
-from monitoring.keys import get_or_create_project  # noqa: E402
-from monitoring.outbox import ALERT_RESEARCH  # noqa: E402
-from monitoring.settings import PROJECT_ROOT, get_settings  # noqa: E402
+from metamon.agents.evaluation.runs import write_runs  # noqa: E402
+from metamon.monitoring.alerting.alertmanager_config import WEBHOOK, render  # noqa: E402
+from metamon.monitoring.alerting.thresholds import seconds  # noqa: E402
+from metamon.monitoring.db.connect import connect  # noqa: E402
+from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert, Outbox  # noqa: E402
+from metamon.monitoring.db.session import session_scope  # noqa: E402
+from metamon.monitoring.keys import get_or_create_project  # noqa: E402
+from metamon.monitoring.outbox import ALERT_RESEARCH  # noqa: E402
+from metamon.monitoring.settings import get_settings  # noqa: E402
 from tests.live import FAST_RULES, alertmanager, api_server, exporter, fast_loop_config, prometheus, worker  # noqa: E402
 from tests.monitoring.alerting_payloads import alert, notification  # noqa: E402
 from tests.monitoring.workflow.seed import prompt_regression_now  # noqa: E402
@@ -66,7 +66,7 @@ from tests.monitoring.workflow.seed import prompt_regression_now  # noqa: E402
 console = Console(width=130)
 WEBHOOK_PATH = "/api/v1/alerts/webhook"
 BARE_PATH = "/webhook"
-RULES = PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml"
+RULES = LOADTESTS.parent / "prometheus" / "rules" / "metamon.rules.yml"
 LOOP_ALERT = "MetamonFactAccuracyLow"
 GROUP_WAIT = "1s"  # the webhook route's group_wait for the alert-to-proposal measurement
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from monitoring.db import migrate
-from monitoring.db.connect import connect
-from monitoring.ingest.writer import COPY_COLUMNS, copy_value
-from monitoring.settings import get_settings
+from metamon.monitoring.db import migrate
+from metamon.monitoring.db.connect import connect
+from metamon.monitoring.ingest.writer import COPY_COLUMNS, copy_value
+from metamon.monitoring.settings import get_settings
 
 # Topic words tie a trace to its domain; the rest of the text is drawn from a Zipf-distributed vocabulary of
 # 5,000 made-up words, so terms have realistic selectivity (a few very common, most rare).
@@ -197,7 +197,7 @@ def scratch_databases(*names: str, keep: bool = False) -> Iterator[list[str]]:
 
 
 def copy_rows(conn, table: str, rows: list[dict]) -> None:
-    """COPY trace rows (as monitoring.ingest.writer.trace_row makes them) straight into `table`: the
+    """COPY trace rows (as metamon.monitoring.ingest.writer.trace_row makes them) straight into `table`: the
     bare backend's write, and the fast way to seed a benchmark database."""
     with conn.cursor().copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:

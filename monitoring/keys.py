@@ -3,9 +3,9 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import ApiKey, Project
-from monitoring.db.models.projects import SCOPES
-from monitoring.security import generate_key
+from metamon.monitoring.db.models import ApiKey, Project
+from metamon.monitoring.db.models.projects import SCOPES
+from metamon.monitoring.security import generate_key
 
 
 def parse_scopes(text: str) -> list[str]:

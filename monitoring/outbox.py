@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import Outbox
+from metamon.monitoring.db.models import Outbox
 
 TRACE_INDEX = "trace.index"
 # A new firing alert waits here for the research agent (monitoring/workflow/worker.py).

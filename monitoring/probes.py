@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from monitoring.db.connect import connect
+from metamon.monitoring.db.connect import connect
 
 # One client for every probe: building a client per call costs ~30 ms of TLS setup even for plain HTTP.
 _http = httpx.Client(trust_env=False)

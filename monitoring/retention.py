@@ -8,8 +8,8 @@ from elasticsearch import Elasticsearch
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.search.indices import delete_trace_indices
-from monitoring.settings import Settings
+from metamon.monitoring.search.indices import delete_trace_indices
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

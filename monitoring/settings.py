@@ -8,15 +8,16 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-# The repository root: config folders (prometheus/, elasticsearch/, grafana/) live there.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METAMON_", env_file=".env", extra="ignore")
 
+    # The folder holding the rendered config users mount (prometheus/, grafana/, elasticsearch/), which
+    # `metamon stack up` and the generators work on: a checkout, by default the current directory. The
+    # services never read it; what they read is package data.
+    config_dir: Path = Path(".")
     # Where the local stack keeps its programs, data and logs.
-    stack_dir: Path = PROJECT_ROOT / ".stack"
+    stack_dir: Path = Path(".stack")
     # The unprivileged user that runs PostgreSQL and Elasticsearch when the stack is started as root.
     stack_user: str = "metamon"
 
@@ -184,7 +185,7 @@ class Settings(BaseSettings):
     impact_value_per_point_usd: float = 1.0
     # Where the validation agent replays golden cases, per app ("default" for the others): an
     # http(s) endpoint or a Python callable "module:function".
-    validation_targets: dict[str, str] = {"default": "monitoring.demo.sample_app:answer"}
+    validation_targets: dict[str, str] = {"default": "metamon.monitoring.demo.sample_app:answer"}
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
@@ -201,6 +202,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_urls(self) -> "Settings":
+        self.config_dir = self.config_dir.resolve()
+        self.stack_dir = self.stack_dir.resolve()
         if not self.database_url:
             self.database_url = (
                 f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password}"

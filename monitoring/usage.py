@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from monitoring.settings import Settings
+from metamon.monitoring.settings import Settings
 
 # An OTLP trace is complete once its root span is stored; a REST trace is complete when sent.
 _ROOT_SPAN_STORED = (

@@ -23,17 +23,17 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from monitoring.api.deps import current_settings
-from monitoring.api.main import create_app
-from monitoring.db import migrate
-from monitoring.db.connect import connect
-from monitoring.db.session import session_factory, session_scope
-from monitoring.keys import create_key
-from monitoring.search import indexer
-from monitoring.search.client import get_es
-from monitoring.search.indices import delete_trace_indices, ensure_indices
-from monitoring.settings import Settings, get_settings
-from monitoring.stack.services import APP_SERVICES, stack_services
+from metamon.monitoring.api.deps import current_settings
+from metamon.monitoring.api.main import create_app
+from metamon.monitoring.db import migrate
+from metamon.monitoring.db.connect import connect
+from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.keys import create_key
+from metamon.monitoring.search import indexer
+from metamon.monitoring.search.client import get_es
+from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices
+from metamon.monitoring.settings import Settings, get_settings
+from metamon.monitoring.stack.services import APP_SERVICES, stack_services
 
 METAMON = str(Path(sys.executable).parent / "metamon")
 

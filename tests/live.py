@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-from monitoring.settings import PROJECT_ROOT
 from tests.conftest import METAMON, free_port
+from tests.paths import CHECKOUT
 
-FAST_RULES = PROJECT_ROOT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
+FAST_RULES = CHECKOUT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
 
 
 def wait_ready(

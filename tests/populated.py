@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from agents.evaluation.agent import evaluate
-from agents.monitor.agent import monitor
-from monitoring.db.models import ImprovementProposal, MonitoringAlert, Project
-from monitoring.db.session import session_factory, session_scope
+from metamon.agents.evaluation.agent import evaluate
+from metamon.agents.monitor.agent import monitor
+from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert, Project
+from metamon.monitoring.db.session import session_factory, session_scope
 from tests.conftest import _client, _key_maker
 
 PROJECT = "exporter-1"

@@ -7,7 +7,7 @@ import pytest
 import typer
 import yaml
 
-from monitoring.cli.main import app
+from metamon.monitoring.cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.complete.yml").read_text())

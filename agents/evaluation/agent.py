@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.evaluation.registry import build_evaluators
-from agents.evaluation.runs import write_runs
-from agents.evaluation.scoring import score_pending
-from monitoring.db.models import EvaluationRun
-from monitoring.settings import Settings
+from metamon.agents.evaluation.registry import build_evaluators
+from metamon.agents.evaluation.runs import write_runs
+from metamon.agents.evaluation.scoring import score_pending
+from metamon.monitoring.db.models import EvaluationRun
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,15 @@
 
 from langchain_core.language_models import BaseChatModel
 
-from agents.evaluation.evaluators.base import Evaluator
-from agents.evaluation.evaluators.cost import Cost
-from agents.evaluation.evaluators.embedding_similarity import EmbeddingSimilarity
-from agents.evaluation.evaluators.fact_accuracy import FactAccuracy
-from agents.evaluation.evaluators.guardrails import Guardrails
-from agents.evaluation.evaluators.llm_judge import LlmJudge
-from agents.evaluation.evaluators.sla import Sla
-from agents.llm import configured_chat_model
-from monitoring.settings import Settings
+from metamon.agents.evaluation.evaluators.base import Evaluator
+from metamon.agents.evaluation.evaluators.cost import Cost
+from metamon.agents.evaluation.evaluators.embedding_similarity import EmbeddingSimilarity
+from metamon.agents.evaluation.evaluators.fact_accuracy import FactAccuracy
+from metamon.agents.evaluation.evaluators.guardrails import Guardrails
+from metamon.agents.evaluation.evaluators.llm_judge import LlmJudge
+from metamon.agents.evaluation.evaluators.sla import Sla
+from metamon.agents.llm import configured_chat_model
+from metamon.monitoring.settings import Settings
 
 
 def build_evaluators(settings: Settings, chat_model: BaseChatModel | None = None) -> list[Evaluator]:

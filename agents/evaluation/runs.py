@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import EvaluationRun
+from metamon.monitoring.db.models import EvaluationRun
 
 METRICS = (
     "fact_accuracy",

@@ -12,9 +12,9 @@ import orjson
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.evaluation.evaluators.base import Evaluator
-from monitoring.db.models import Trace
-from monitoring.outbox import enqueue_trace_index
+from metamon.agents.evaluation.evaluators.base import Evaluator
+from metamon.monitoring.db.models import Trace
+from metamon.monitoring.outbox import enqueue_trace_index
 
 # The columns evaluators read (see evaluators/base.py TraceLike), plus identity.
 _COLUMNS = [

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from agents.monitor.ewma import ewma, z_score
-from monitoring.db.models import MonitorFinding
-from monitoring.settings import Settings
+from metamon.agents.monitor.ewma import ewma, z_score
+from metamon.monitoring.db.models import MonitorFinding
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents.research.metrics import Metric
-from monitoring.db.models import ImprovementProposal
-from monitoring.settings import Settings
-from monitoring.workflow.impact import metric_of, split_counts
-from monitoring.workflow.rollout import advance, candidate_of, rollback
+from metamon.agents.research.metrics import Metric
+from metamon.monitoring.db.models import ImprovementProposal
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.impact import metric_of, split_counts
+from metamon.monitoring.workflow.rollout import advance, candidate_of, rollback
 
 log = logging.getLogger(__name__)
 ACTOR = "monitor-agent"

@@ -13,15 +13,15 @@ from datetime import datetime, timedelta
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
-from agents.llm import configured_chat_model
-from agents.research import evidence as evidence_mod
-from agents.research.counterfactual import counterfactual
-from agents.research.metrics import get_metric
-from agents.research.narrative import write_narrative
-from agents.research.playbook import recommend, root_cause_key
-from agents.research.ranking import rank, score
-from agents.research.segments import analyse
-from monitoring.settings import Settings
+from metamon.agents.llm import configured_chat_model
+from metamon.agents.research import evidence as evidence_mod
+from metamon.agents.research.counterfactual import counterfactual
+from metamon.agents.research.metrics import get_metric
+from metamon.agents.research.narrative import write_narrative
+from metamon.agents.research.playbook import recommend, root_cause_key
+from metamon.agents.research.ranking import rank, score
+from metamon.agents.research.segments import analyse
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ whole baseline's (a value that served the entire window)."""
 
 from dataclasses import asdict, dataclass
 
-from agents.research.metrics import Metric
-from agents.research.segments import Segment, SegmentAnalysis
+from metamon.agents.research.metrics import Metric
+from metamon.agents.research.segments import Segment, SegmentAnalysis
 
 
 @dataclass(frozen=True)

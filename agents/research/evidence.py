@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agents.research.metrics import Metric
-from agents.research.segments import Segment
-from agents.research.sql import DIMENSIONS, metric_params, metric_rows
+from metamon.agents.research.metrics import Metric
+from metamon.agents.research.segments import Segment
+from metamon.agents.research.sql import DIMENSIONS, metric_params, metric_rows
 
 
 @dataclass(frozen=True)

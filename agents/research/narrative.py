@@ -7,7 +7,7 @@ reply the proposal keeps its deterministic content and no narrative."""
 import json
 import logging
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Literal
 
 import yaml
@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import PydanticOutputParser
 from pydantic import BaseModel, Field
 
-PROMPT_FILE = Path(__file__).resolve().parent / "prompts" / "narrative.yaml"
+PROMPT_FILE = files(__package__) / "prompts" / "narrative.yaml"
 log = logging.getLogger(__name__)
 
 

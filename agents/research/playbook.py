@@ -10,10 +10,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
-from agents.research.evidence import Evidence
-from agents.research.metrics import Metric
-from agents.research.segments import Segment, SegmentAnalysis
-from agents.research.sql import LONG_INPUT_BUCKETS, NONE
+from metamon.agents.research.evidence import Evidence
+from metamon.agents.research.metrics import Metric
+from metamon.agents.research.segments import Segment, SegmentAnalysis
+from metamon.agents.research.sql import LONG_INPUT_BUCKETS, NONE
 
 Level = Literal["low", "medium", "high"]
 

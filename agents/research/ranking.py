@@ -10,8 +10,8 @@ Ties go to the more actionable dimension (the order of `sql.DIMENSIONS`).
 
 from dataclasses import dataclass
 
-from agents.research.segments import Segment, SegmentAnalysis
-from agents.research.sql import DIMENSIONS
+from metamon.agents.research.segments import Segment, SegmentAnalysis
+from metamon.agents.research.sql import DIMENSIONS
 
 DIMENSION_ORDER = {name: i for i, name in enumerate(DIMENSIONS)}
 

@@ -18,9 +18,9 @@ from typing import Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agents.research.metrics import Metric
-from agents.research.sql import DIMENSIONS, metric_params, metric_rows
-from agents.research.stats import two_proportion_p_value
+from metamon.agents.research.metrics import Metric
+from metamon.agents.research.sql import DIMENSIONS, metric_params, metric_rows
+from metamon.agents.research.stats import two_proportion_p_value
 
 Reference = Literal["value_baseline", "overall_baseline", "rest_of_window"]
 

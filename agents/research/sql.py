@@ -2,7 +2,7 @@
 concentrate in, and the rows (traces, joined to the metric's evaluation) that a metric is counted over.
 The fragments are constants of this module; every value from outside is a bound parameter."""
 
-from agents.research.metrics import Metric
+from metamon.agents.research.metrics import Metric
 
 NONE = "(none)"
 

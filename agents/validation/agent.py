@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
-from agents.evaluation.evaluators.base import Evaluator
-from agents.evaluation.registry import build_evaluators
-from agents.validation.decision import decide
-from agents.validation.golden import load_cases
-from agents.validation.replay import Outcome, PairedCase, Progress, replay
-from agents.validation.stats import compare
-from agents.validation.targets import Target, target_from_spec
-from monitoring.db.models import ValidationResult
-from monitoring.settings import Settings
+from metamon.agents.evaluation.evaluators.base import Evaluator
+from metamon.agents.evaluation.registry import build_evaluators
+from metamon.agents.validation.decision import decide
+from metamon.agents.validation.golden import load_cases
+from metamon.agents.validation.replay import Outcome, PairedCase, Progress, replay
+from metamon.agents.validation.stats import compare
+from metamon.agents.validation.targets import Target, target_from_spec
+from metamon.monitoring.db.models import ValidationResult
+from metamon.monitoring.settings import Settings
 
 SCORE_DEFINITION = "mean of the applicable evaluators' scores; a failed call scores 0"
 

@@ -7,7 +7,7 @@
 
 from dataclasses import dataclass
 
-from agents.validation.stats import Comparison
+from metamon.agents.validation.stats import Comparison
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import GoldenCase
+from metamon.monitoring.db.models import GoldenCase
 
-SHIPPED = Path(__file__).resolve().parent / "golden" / "cases.jsonl"
+SHIPPED = files(__package__) / "golden" / "cases.jsonl"
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agents.evaluation.evaluators.base import Evaluator
-from agents.validation.golden import Case
-from agents.validation.targets import Reply, Target
+from metamon.agents.evaluation.evaluators.base import Evaluator
+from metamon.agents.validation.golden import Case
+from metamon.agents.validation.targets import Reply, Target
 
 Progress = Callable[[int, int], None]  # (calls done, calls in all)
 

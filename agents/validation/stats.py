@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.validation.replay import PairedCase
+from metamon.agents.validation.replay import PairedCase
 
 OUTPUT_EXCERPT = 300  # characters of the candidate's answer kept on a regression
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from agents.validation.golden import Case
-from monitoring.importing import import_object
-from monitoring.settings import Settings
+from metamon.agents.validation.golden import Case
+from metamon.monitoring.importing import import_object
+from metamon.monitoring.settings import Settings
 
 
 @dataclass(frozen=True)

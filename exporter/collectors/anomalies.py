@@ -7,8 +7,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import fold, heaviest
-from monitoring.settings import Settings
+from metamon.exporter.labels import fold, heaviest
+from metamon.monitoring.settings import Settings
 
 _FINDINGS = """
 SELECT p.slug AS project, f.app, f.signal, f.z_score, f.samples, extract(epoch FROM f.computed_at) AS at

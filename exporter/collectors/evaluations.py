@@ -9,8 +9,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import first_seen, fold, heaviest, summed, weighted_mean
-from monitoring.settings import Settings
+from metamon.exporter.labels import first_seen, fold, heaviest, summed, weighted_mean
+from metamon.monitoring.settings import Settings
 
 # The app-wide window (model and domain NULL) is published as model="all", domain="all".
 ALL = "all"

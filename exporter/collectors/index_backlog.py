@@ -6,7 +6,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.outbox import backlog
+from metamon.monitoring.outbox import backlog
 
 
 class IndexBacklogCollector(Collector):

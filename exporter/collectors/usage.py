@@ -11,9 +11,9 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from exporter.labels import first_seen, fold, summed
-from monitoring.db.models import Project, UsageCounter
-from monitoring.settings import Settings
+from metamon.exporter.labels import first_seen, fold, summed
+from metamon.monitoring.db.models import Project, UsageCounter
+from metamon.monitoring.settings import Settings
 
 
 class UsageCollector(Collector):

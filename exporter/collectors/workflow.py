@@ -7,9 +7,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.db.models.alerts import SEVERITIES
-from monitoring.db.models.proposals import PROPOSAL_STATUSES
-from monitoring.settings import Settings
+from metamon.monitoring.db.models.alerts import SEVERITIES
+from metamon.monitoring.db.models.proposals import PROPOSAL_STATUSES
+from metamon.monitoring.settings import Settings
 
 _PROPOSALS = """
 SELECT p.slug, x.status, count(*) FROM improvement_proposals x JOIN projects p ON p.id = x.project_id

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from monitoring.alerting import alertmanager_messages as messages
-from monitoring.settings import Settings
+from metamon.monitoring.alerting import alertmanager_messages as messages
+from metamon.monitoring.settings import Settings
 
 CONFIG_NAME = "alertmanager.yml"
 SECRETS_DIR = "secrets"

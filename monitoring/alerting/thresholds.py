@@ -1,15 +1,15 @@
-"""prometheus/thresholds.yaml: the one source of alert levels, `for` durations, SLO objectives and windows."""
+"""thresholds.yaml (package data beside this module): the one source of alert levels, `for` durations,
+SLO objectives and windows."""
 
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from monitoring.settings import PROJECT_ROOT
-
-THRESHOLDS_PATH = PROJECT_ROOT / "prometheus" / "thresholds.yaml"
+THRESHOLDS_PATH = Path(str(files(__package__) / "thresholds.yaml"))
 PROFILES = ("standard", "fast")
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}

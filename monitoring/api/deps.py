@@ -11,10 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import ApiKey
-from monitoring.db.session import session_factory
-from monitoring.security import matches, parse_prefix
-from monitoring.settings import Settings, get_settings
+from metamon.monitoring.db.models import ApiKey
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.security import matches, parse_prefix
+from metamon.monitoring.settings import Settings, get_settings
 
 
 async def current_settings() -> Settings:

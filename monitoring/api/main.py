@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
 from sqlalchemy.exc import DataError
 
-from monitoring.api.routes import (
+from metamon.monitoring.api.routes import (
     alerts,
     configs,
     control,

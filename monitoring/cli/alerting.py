@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from monitoring.alerting.alertmanager_config import render as render_config
-from monitoring.settings import get_settings
+from metamon.monitoring.alerting.alertmanager_config import render as render_config
+from metamon.monitoring.settings import get_settings
 
 app = typer.Typer(help="Alert routing: Alertmanager's config rendered from the METAMON_* settings.")
 

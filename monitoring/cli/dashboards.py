@@ -2,9 +2,8 @@
 
 import typer
 
-from monitoring.dashboards.render import DASHBOARDS_DIR, stale
-from monitoring.dashboards.render import generate as write_dashboards
-from monitoring.settings import PROJECT_ROOT
+from metamon.monitoring.dashboards.render import DASHBOARDS_DIR, stale
+from metamon.monitoring.dashboards.render import generate as write_dashboards
 
 app = typer.Typer(
     help="Grafana dashboards (as code, provisioned from grafana/dashboards/).", no_args_is_help=True
@@ -15,7 +14,7 @@ app = typer.Typer(
 def generate() -> None:
     """Write every dashboard's JSON into grafana/dashboards/."""
     for path in write_dashboards():
-        typer.echo(f"wrote {path.relative_to(PROJECT_ROOT)}")
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -23,7 +22,7 @@ def check() -> None:
     """Exit 1 when a dashboard file differs from a fresh rendering (or is missing, or left over)."""
     changed = stale()
     for name in changed:
-        path = (DASHBOARDS_DIR / name).relative_to(PROJECT_ROOT)
+        path = DASHBOARDS_DIR / name
         typer.echo(f"{path} is stale: run `metamon dashboards generate`", err=True)
     if changed:
         raise typer.Exit(1)

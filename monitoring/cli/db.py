@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from monitoring.db import migrate
-from monitoring.settings import get_settings
+from metamon.monitoring.db import migrate
+from metamon.monitoring.settings import get_settings
 
 app = typer.Typer(help="Database migrations (Alembic).")
 

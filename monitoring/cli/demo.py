@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.validation.golden import shipped_cases
-from monitoring.db import migrate
-from monitoring.db.session import session_scope
-from monitoring.demo.sample_app import answer
-from monitoring.keys import create_key
-from monitoring.settings import get_settings
+from metamon.agents.validation.golden import shipped_cases
+from metamon.monitoring.db import migrate
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.demo.sample_app import answer
+from metamon.monitoring.keys import create_key
+from metamon.monitoring.settings import get_settings
 
 console = Console()
 APP = "support-bot"

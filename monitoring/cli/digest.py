@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from monitoring.db.session import session_factory
-from monitoring.settings import get_settings
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.settings import get_settings
 
 app = typer.Typer(help="The daily digest email.")
 
@@ -26,8 +26,8 @@ def send(
     if output and not dry_run:
         raise typer.BadParameter("only with --dry-run", param_hint="--output")
     # Imported here: matplotlib takes seconds to import, which every other command would pay.
-    from monitoring.notifications.digest import build_digest, send_digest
-    from monitoring.notifications.smtp import EmailDeliveryError
+    from metamon.monitoring.notifications.digest import build_digest, send_digest
+    from metamon.monitoring.notifications.smtp import EmailDeliveryError
 
     settings = get_settings()
     with session_factory(settings.database_url)() as session:

@@ -17,10 +17,10 @@ from rich.progress import (
 )
 from sqlalchemy import func, select
 
-from monitoring.db.models import Project, Trace
-from monitoring.db.session import session_factory
-from monitoring.logs import configure_logging
-from monitoring.settings import get_settings
+from metamon.monitoring.db.models import Project, Trace
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.logs import configure_logging
+from metamon.monitoring.settings import get_settings
 
 
 def evaluate(
@@ -31,7 +31,7 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(min=1, help="Score at most this many traces.")] = None,
 ) -> None:
     """Score the traces not scored yet and write the evaluation runs of the window ending now."""
-    from agents.evaluation.agent import evaluate as run_evaluation  # LangChain: only when needed
+    from metamon.agents.evaluation.agent import evaluate as run_evaluation  # LangChain: only when needed
 
     settings = get_settings()
     configure_logging("WARNING")  # the progress bar says what the info logs would

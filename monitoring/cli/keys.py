@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from monitoring.db.session import session_scope
-from monitoring.keys import create_key, parse_scopes
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.keys import create_key, parse_scopes
 
 app = typer.Typer(help="API keys.")
 

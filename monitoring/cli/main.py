@@ -5,10 +5,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from monitoring.cli import alerting, dashboards, db, digest, keys, rules, stack
-from monitoring.cli.evaluate import evaluate
-from monitoring.logs import configure_logging
-from monitoring.settings import get_settings
+from metamon.monitoring.cli import alerting, dashboards, db, digest, keys, rules, stack
+from metamon.monitoring.cli.evaluate import evaluate
+from metamon.monitoring.logs import configure_logging
+from metamon.monitoring.settings import get_settings
 
 app = typer.Typer(help="metamon: meta-monitoring for LLM and RAG applications.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
@@ -31,7 +31,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     uvicorn.run(
-        "monitoring.api.main:create_app",
+        "metamon.monitoring.api.main:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
@@ -45,7 +45,7 @@ def exporter(
     port: Annotated[int | None, typer.Option(help="Default: METAMON_EXPORTER_PORT.")] = None,
 ) -> None:
     """Serve the Prometheus exporter's /metrics."""
-    from exporter.app import serve as serve_exporter
+    from metamon.exporter.app import serve as serve_exporter
 
     settings = get_settings()
     if port:
@@ -58,7 +58,7 @@ def exporter(
 def scheduler() -> None:
     """Run the scheduled jobs (evaluation, monitor, daily run, retention, digest); run several for
     availability: each job occurrence runs once."""
-    from monitoring.scheduler.runner import build_scheduler
+    from metamon.monitoring.scheduler.runner import build_scheduler
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -68,8 +68,8 @@ def scheduler() -> None:
 @app.command()
 def worker() -> None:
     """Turn new firing alerts into proposals (drains the research queue; run as many as needed)."""
-    from monitoring.db.session import session_factory
-    from monitoring.workflow.worker import run_forever
+    from metamon.monitoring.db.session import session_factory
+    from metamon.monitoring.workflow.worker import run_forever
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -79,9 +79,9 @@ def worker() -> None:
 @app.command()
 def indexer() -> None:
     """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
-    from monitoring.db.session import session_factory
-    from monitoring.search.client import get_es
-    from monitoring.search.indexer import run_forever
+    from metamon.monitoring.db.session import session_factory
+    from metamon.monitoring.search.client import get_es
+    from metamon.monitoring.search.indexer import run_forever
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -95,7 +95,7 @@ def reindex(
     ] = False,
 ) -> None:
     """Rebuild the traces index from PostgreSQL, the source of truth."""
-    from monitoring.search.reindex import reindex as run_reindex
+    from metamon.monitoring.search.reindex import reindex as run_reindex
 
     run_reindex(get_settings(), recreate=not keep)
 
@@ -103,6 +103,6 @@ def reindex(
 @app.command()
 def demo() -> None:
     """The main job on a running stack: migrate, check health, create a key."""
-    from monitoring.cli.demo import run
+    from metamon.monitoring.cli.demo import run
 
     run()

@@ -1,4 +1,5 @@
-"""`metamon rules generate | check`: the Prometheus rule files rendered from prometheus/thresholds.yaml."""
+"""`metamon rules generate | check`: the Prometheus rule files rendered from the thresholds (package
+data, or --thresholds)."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -8,9 +9,8 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from monitoring.alerting.rules import RULES_DIR, stale_outputs, write_outputs
-from monitoring.alerting.thresholds import THRESHOLDS_PATH
-from monitoring.settings import PROJECT_ROOT
+from metamon.monitoring.alerting.rules import RULES_DIR, stale_outputs, write_outputs
+from metamon.monitoring.alerting.thresholds import THRESHOLDS_PATH
 
 app = typer.Typer(help="Prometheus recording and alerting rules.", no_args_is_help=True)
 
@@ -19,8 +19,8 @@ RulesDirOption = Annotated[Path, typer.Option(help="Where the rule files go (fas
 
 
 def _shown(path: Path) -> Path:
-    path = path.resolve()
-    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    cwd = Path.cwd()
+    return path.relative_to(cwd) if path.is_absolute() and path.is_relative_to(cwd) else path
 
 
 def _render(action: Callable[[Path, Path], list[Path]], thresholds: Path, rules_dir: Path) -> list[Path]:

@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitoring.settings import get_settings
-from monitoring.stack import StackError, control
+from metamon.monitoring.settings import get_settings
+from metamon.monitoring.stack import StackError, control
 
 app = typer.Typer(help="Run the local stack: PostgreSQL, Elasticsearch, Prometheus, Alertmanager, the API.")
 console = Console()

@@ -1,8 +1,8 @@
 """metamon-overview: what an SRE opens first. Traffic, errors, latency, cost, quality at a glance, open
 alerts and the health of metamon's own pipeline."""
 
-from monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
-from monitoring.dashboards.uids import UIDS
+from metamon.monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
+from metamon.monitoring.dashboards.uids import UIDS
 
 APP_WIDE = f'{SCOPE}, model="all", domain="all"'
 

@@ -3,14 +3,14 @@
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from monitoring.dashboards.panels import (
+from metamon.monitoring.dashboards.panels import (
     SCOPE,
     base,
     promql,
     table_panel,
     timeseries_panel,
 )
-from monitoring.dashboards.uids import UIDS
+from metamon.monitoring.dashboards.uids import UIDS
 
 APP_WIDE = f'{SCOPE}, model="all", domain="all"'
 RATIOS = (

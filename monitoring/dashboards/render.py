@@ -5,10 +5,10 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from monitoring.dashboards import overview, quality, slo, workflow
-from monitoring.settings import PROJECT_ROOT
+from metamon.monitoring.dashboards import overview, quality, slo, workflow
 
-DASHBOARDS_DIR = PROJECT_ROOT / "grafana" / "dashboards"
+# Relative to the config folder the generator runs in (a checkout).
+DASHBOARDS_DIR = Path("grafana") / "dashboards"
 MODULES = (overview, quality, slo, workflow)
 
 

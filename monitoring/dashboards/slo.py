@@ -1,9 +1,9 @@
 """metamon-slo: the latency SLO of each app, its error budget and the burn rates the multi-window alerts
-use (objective and burn-rate factors from prometheus/thresholds.yaml)."""
+use (objective and burn-rate factors from monitoring/alerting/thresholds.yaml)."""
 
-from monitoring.alerting.thresholds import load_thresholds
-from monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
-from monitoring.dashboards.uids import UIDS
+from metamon.monitoring.alerting.thresholds import load_thresholds
+from metamon.monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
+from metamon.monitoring.dashboards.uids import UIDS
 
 WINDOWS = ("5m", "30m", "1h", "6h")
 

@@ -4,7 +4,7 @@ source of truth), the review queue from the exporter, labelled traces from Elast
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import elasticsearch
 
-from monitoring.dashboards.panels import (
+from metamon.monitoring.dashboards.panels import (
     SqlQuery,
     base,
     lucene,
@@ -13,7 +13,7 @@ from monitoring.dashboards.panels import (
     table_panel,
     timeseries_panel,
 )
-from monitoring.dashboards.uids import UIDS
+from metamon.monitoring.dashboards.uids import UIDS
 
 # Grafana substitutes $project (a slug) and the $__timeFilter macro before PostgreSQL sees the query.
 PROPOSALS_TO_REVIEW = """

@@ -1,18 +1,17 @@
 """Alembic, driven from code: `metamon db upgrade | downgrade | current | revision` and the tests."""
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Package data, in Alembic's "package:folder" form.
+MIGRATIONS = "metamon.monitoring:migrations"
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", MIGRATIONS)
     # ConfigParser interpolation would eat a '%' in a password.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

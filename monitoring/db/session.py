@@ -9,7 +9,7 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.settings import get_settings
+from metamon.monitoring.settings import get_settings
 
 # JSONB columns (contexts, metadata, payloads) decode with orjson: several times faster than json.
 set_json_loads(orjson.loads)

@@ -10,7 +10,7 @@ It answers from the retrieved context it is given, as a real RAG app would after
 - `faults` (for tests and demos of failure handling): {"stall_on": [phrases], "stall_seconds": s,
   "error_on": [phrases]} stalls or fails on inputs containing a phrase.
 
-Exposed as the callable `answer` ("monitoring.demo.sample_app:answer") and as the ASGI app `app`
+Exposed as the callable `answer` ("metamon.monitoring.demo.sample_app:answer") and as the ASGI app `app`
 (POST /answer), both taking {"input", "retrieved_context", "config"}.
 """
 

@@ -14,12 +14,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import Span, Trace
-from monitoring.ingest.otlp import OtelSpan, trace_fields
-from monitoring.ingest.schemas import TraceIn
-from monitoring.outbox import enqueue_trace_index
-from monitoring.settings import Settings
-from monitoring.usage import count_usage
+from metamon.monitoring.db.models import Span, Trace
+from metamon.monitoring.ingest.otlp import OtelSpan, trace_fields
+from metamon.monitoring.ingest.schemas import TraceIn
+from metamon.monitoring.outbox import enqueue_trace_index
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.usage import count_usage
 
 # Bookkeeping columns the writer never copies: the usage counters and the evaluation agent own them.
 BOOKKEEPING = ("created_at", "counted_at", "evaluated_at")

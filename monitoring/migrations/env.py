@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from monitoring.db.models import Base
-from monitoring.settings import get_settings
+from metamon.monitoring.db.models import Base
+from metamon.monitoring.settings import get_settings
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().database_url

@@ -6,26 +6,25 @@ from datetime import datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from monitoring.dashboards.uids import UIDS
-from monitoring.db.models import (
+from metamon.monitoring.dashboards.uids import UIDS
+from metamon.monitoring.db.models import (
     EvaluationRun,
     ImprovementProposal,
     MonitoringAlert,
     Project,
     ValidationResult,
 )
-from monitoring.db.models.alerts import SEVERITIES
-from monitoring.notifications import charts
-from monitoring.notifications.smtp import send_email
-from monitoring.settings import Settings
+from metamon.monitoring.db.models.alerts import SEVERITIES
+from metamon.monitoring.notifications import charts
+from metamon.monitoring.notifications.smtp import send_email
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +315,7 @@ def _sender_domain(settings: Settings) -> str:
 @lru_cache
 def _templates() -> Environment:
     return Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=PackageLoader(__package__, "templates"),
         # HTML is escaped everywhere (alert labels and summaries are anyone's text); .txt stays plain.
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,

@@ -4,7 +4,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from monitoring.settings import Settings
+from metamon.monitoring.settings import Settings
 
 
 class EmailDeliveryError(RuntimeError):

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from monitoring.db.models.review import LABELS
+from metamon.monitoring.db.models.review import LABELS
 
 
 def cohens_kappa(pairs: list[tuple[str, str]]) -> float | None:

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AuditLog, GoldenCase, ReviewLabel, Trace
-from monitoring.review.labels import TraceNotFound
+from metamon.monitoring.db.models import AuditLog, GoldenCase, ReviewLabel, Trace
+from metamon.monitoring.review.labels import TraceNotFound
 
 
 class NotPromotable(ValueError):

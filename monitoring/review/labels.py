@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AuditLog, ReviewLabel, Trace
-from monitoring.outbox import enqueue_trace_index
-from monitoring.review.agreement import cohens_kappa
+from metamon.monitoring.db.models import AuditLog, ReviewLabel, Trace
+from metamon.monitoring.outbox import enqueue_trace_index
+from metamon.monitoring.review.agreement import cohens_kappa
 
 
 class TraceNotFound(LookupError):

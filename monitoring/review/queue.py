@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Float, and_, case, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import ReviewLabel, Trace, TraceEvaluation
+from metamon.monitoring.db.models import ReviewLabel, Trace, TraceEvaluation
 
 TIER_REASONS = {1: "failing or borderline evaluator scores", 2: "reviewers disagree", 3: "random sample"}
 

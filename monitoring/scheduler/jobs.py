@@ -4,14 +4,14 @@ tests call the same code."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agents.evaluation.agent import evaluate
-from agents.monitor.agent import monitor
-from agents.monitor.rollout import check_rollouts
-from monitoring.db.session import session_factory, session_scope
-from monitoring.notifications.digest import send_digest
-from monitoring.retention import apply_retention
-from monitoring.search.client import get_es
-from monitoring.settings import Settings
+from metamon.agents.evaluation.agent import evaluate
+from metamon.agents.monitor.agent import monitor
+from metamon.agents.monitor.rollout import check_rollouts
+from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.notifications.digest import send_digest
+from metamon.monitoring.retention import apply_retention
+from metamon.monitoring.search.client import get_es
+from metamon.monitoring.settings import Settings
 
 
 def evaluate_incremental(settings: Settings) -> None:

@@ -18,9 +18,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
-from monitoring.db.session import get_engine, session_scope
-from monitoring.scheduler import jobs
-from monitoring.settings import Settings, get_settings
+from metamon.monitoring.db.session import get_engine, session_scope
+from metamon.monitoring.scheduler import jobs
+from metamon.monitoring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"

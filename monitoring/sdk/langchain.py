@@ -1,6 +1,6 @@
 """A LangChain callback handler that records each top-level run as a metamon trace.
 
-    from monitoring.sdk.langchain import MetamonCallbackHandler
+    from metamon.monitoring.sdk.langchain import MetamonCallbackHandler
     handler = MetamonCallbackHandler("http://metamon:8000", api_key, app="support-bot", prompt_version="v7")
     chain.invoke(question, config={"callbacks": [handler]})
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from monitoring.sdk.shipper import TraceShipper
+from metamon.monitoring.sdk.shipper import TraceShipper
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 20_000

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
+from metamon.monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
 
 SPAN_TEXT_LIMIT = 10_000  # characters of a span's input/output kept for search
 

@@ -16,11 +16,11 @@ from sqlalchemy import ARRAY, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
-from monitoring.outbox import TRACE_INDEX, back_off, claim, mark_done
-from monitoring.search.documents import trace_document
-from monitoring.search.indices import ensure_indices, index_name
-from monitoring.settings import Settings
+from metamon.monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
+from metamon.monitoring.outbox import TRACE_INDEX, back_off, claim, mark_done
+from metamon.monitoring.search.documents import trace_document
+from metamon.monitoring.search.indices import ensure_indices, index_name
+from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 

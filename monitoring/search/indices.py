@@ -1,13 +1,15 @@
-"""The traces index template (from `elasticsearch/`), monthly indices behind one alias, and retention."""
+"""The traces index template (package data; `elasticsearch/` holds the same file for users to mount),
+monthly indices behind one alias, and retention."""
 
 import json
 from datetime import UTC, datetime
+from importlib.resources import files
 
 from elasticsearch import Elasticsearch
 
-from monitoring.settings import PROJECT_ROOT, Settings
+from metamon.monitoring.settings import Settings
 
-TEMPLATE_FILE = PROJECT_ROOT / "elasticsearch" / "traces-template.json"
+TEMPLATE_FILE = files(__package__) / "traces-template.json"
 
 
 def index_name(settings: Settings, when: datetime) -> str:

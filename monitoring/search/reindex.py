@@ -4,12 +4,12 @@ from elasticsearch import helpers
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 
-from monitoring.db.models import Trace
-from monitoring.db.session import session_factory
-from monitoring.search.client import get_es
-from monitoring.search.indexer import load_documents
-from monitoring.search.indices import delete_trace_indices, ensure_indices
-from monitoring.settings import Settings
+from metamon.monitoring.db.models import Trace
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.search.client import get_es
+from metamon.monitoring.search.indexer import load_documents
+from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices
+from metamon.monitoring.settings import Settings
 
 BATCH = 2000
 

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from monitoring.alerting import alertmanager_messages
-from monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
-from monitoring.alerting.alertmanager_config import render as render_alertmanager
-from monitoring.db import migrate
-from monitoring.probes import ProbeResult
-from monitoring.settings import PROJECT_ROOT, Settings
-from monitoring.stack import StackError
-from monitoring.stack.prepare import (
+from metamon.monitoring.alerting import alertmanager_messages
+from metamon.monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
+from metamon.monitoring.alerting.alertmanager_config import render as render_alertmanager
+from metamon.monitoring.db import migrate
+from metamon.monitoring.probes import ProbeResult
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.stack import StackError
+from metamon.monitoring.stack.prepare import (
     check_binaries,
     ensure_database,
     init_postgres,
@@ -22,9 +22,9 @@ from monitoring.stack.prepare import (
     port_taken,
     stack_user,
 )
-from monitoring.stack.services import APP_SERVICES, Service, alertmanager_dir, stack_services
-from monitoring.stack.supervisor import Supervisor, log_path, render_config
-from monitoring.stack.targets import write_prometheus_config, write_prometheus_targets
+from metamon.monitoring.stack.services import APP_SERVICES, Service, alertmanager_dir, stack_services
+from metamon.monitoring.stack.supervisor import Supervisor, log_path, render_config
+from metamon.monitoring.stack.targets import write_prometheus_config, write_prometheus_targets
 
 LOG_TAIL_LINES = 30
 
@@ -78,7 +78,7 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
         install_elasticsearch(settings, user, say)
     if "postgres" in names:
         init_postgres(settings, user, say)
-    write_prometheus_targets(settings, PROJECT_ROOT / "prometheus" / "targets")
+    write_prometheus_targets(settings, settings.config_dir / "prometheus" / "targets")
     write_prometheus_config(settings)
     _render_alertmanager(settings, running=states.get("alertmanager", {}).get("statename") == "RUNNING")
     stopped = supervisor.ensure_running(render_config(settings, stack_services(settings), user))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from psycopg import sql
 
-from monitoring.db.connect import connect
-from monitoring.settings import Settings
-from monitoring.stack import StackError
-from monitoring.stack.services import elasticsearch_home
+from metamon.monitoring.db.connect import connect
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.stack import StackError
+from metamon.monitoring.stack.services import elasticsearch_home
 
 ES_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 

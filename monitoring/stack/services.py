@@ -5,10 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
-from monitoring.probes import ProbeResult, probe_database, probe_elasticsearch, probe_http_ready
-from monitoring.settings import Settings
-from monitoring.stack.targets import prometheus_config
+from metamon.monitoring.alerting.alertmanager_config import CONFIG_NAME as ALERTMANAGER_CONFIG
+from metamon.monitoring.probes import ProbeResult, probe_database, probe_elasticsearch, probe_http_ready
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.stack.targets import prometheus_config
 
 
 @dataclass(frozen=True)

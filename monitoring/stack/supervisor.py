@@ -10,9 +10,9 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from monitoring.settings import PROJECT_ROOT, Settings
-from monitoring.stack import StackError
-from monitoring.stack.services import Service
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.stack import StackError
+from metamon.monitoring.stack.services import Service
 
 
 def socket_path(settings: Settings) -> Path:
@@ -33,7 +33,7 @@ def render_config(settings: Settings, services: list[Service], stack_user: str |
         "[supervisord]",
         f"logfile={state / 'logs' / 'supervisord.log'}",
         f"pidfile={state / 'run' / 'supervisord.pid'}",
-        f"directory={PROJECT_ROOT}",
+        f"directory={settings.config_dir}",
         "identifier=metamon",
         "",
         "[rpcinterface:supervisor]",

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import yaml
 
-from monitoring.alerting.rules import OUTPUTS, RULES_DIR
-from monitoring.alerting.thresholds import load_thresholds
-from monitoring.settings import PROJECT_ROOT, Settings
-
-PROMETHEUS_DIR = PROJECT_ROOT / "prometheus"
+from metamon.monitoring.alerting.rules import OUTPUTS, RULES_DIR
+from metamon.monitoring.alerting.thresholds import load_thresholds
+from metamon.monitoring.settings import Settings
 
 
 def prometheus_config(settings: Settings) -> Path:
     """The committed config for the standard profile; a rendering of it in the stack dir for fast."""
     if settings.alerting_profile == "standard":
-        return PROMETHEUS_DIR / "prometheus.yml"
+        return settings.config_dir / "prometheus" / "prometheus.yml"
     return settings.stack_dir / "prometheus" / "prometheus.yml"
 
 
@@ -25,13 +23,14 @@ def write_prometheus_config(settings: Settings) -> None:
     become absolute, since the rendering lives outside prometheus/."""
     if settings.alerting_profile == "standard":
         return
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    prometheus_dir = settings.config_dir / "prometheus"
+    config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
     interval = load_thresholds().profiles["fast"].evaluation_interval
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = interval
-    config["rule_files"] = [str(RULES_DIR / OUTPUTS["fast"])]
+    config["rule_files"] = [str(settings.config_dir / RULES_DIR / OUTPUTS["fast"])]
     for sd in [*config["alerting"]["alertmanagers"], *config["scrape_configs"]]:
         for discovery in sd.get("file_sd_configs", []):
-            discovery["files"] = [str(PROMETHEUS_DIR / f) for f in discovery["files"]]
+            discovery["files"] = [str(prometheus_dir / f) for f in discovery["files"]]
     path = prometheus_config(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agents.research.alerts import alert_target
-from monitoring.db.models.alerts import SEVERITIES
-from monitoring.outbox import ALERT_RESEARCH
+from metamon.agents.research.alerts import alert_target
+from metamon.monitoring.db.models.alerts import SEVERITIES
+from metamon.monitoring.outbox import ALERT_RESEARCH
 
 
 class AlertmanagerAlert(BaseModel):

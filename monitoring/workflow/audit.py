@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AuditLog
+from metamon.monitoring.db.models import AuditLog
 
 
 def record(

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AppConfig
+from metamon.monitoring.db.models import AppConfig
 
 # How each recommended change type edits an app config; types not listed change no config (e.g.
 # "investigate_segment"), so there is nothing to validate or roll out for them.

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from agents.research.metrics import METRICS, Metric
-from agents.research.sql import metric_params, metric_rows
-from agents.research.stats import two_proportion_p_value
-from monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal, Trace
-from monitoring.settings import Settings
+from metamon.agents.research.metrics import METRICS, Metric
+from metamon.agents.research.sql import metric_params, metric_rows
+from metamon.agents.research.stats import two_proportion_p_value
+from metamon.monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal, Trace
+from metamon.monitoring.settings import Settings
 
 ROI_DAYS = 30
 TRAFFIC_DAYS = 7

@@ -11,10 +11,10 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import ImprovementProposal
-from monitoring.db.models.proposals import OPEN_PROPOSAL_STATUSES
-from monitoring.settings import Settings
-from monitoring.workflow.audit import record
+from metamon.monitoring.db.models import ImprovementProposal
+from metamon.monitoring.db.models.proposals import OPEN_PROPOSAL_STATUSES
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.audit import record
 
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"validating", "rejected"},

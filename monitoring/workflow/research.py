@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
-from agents.research.agent import research
-from agents.research.alerts import alert_target
-from monitoring.db.models import ImprovementProposal, MonitoringAlert
-from monitoring.settings import Settings
-from monitoring.workflow.proposals import create_from_draft
+from metamon.agents.research.agent import research
+from metamon.agents.research.alerts import alert_target
+from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.proposals import create_from_draft
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal
-from monitoring.settings import Settings
-from monitoring.workflow.audit import record
-from monitoring.workflow.configs import active_config, candidate_config
-from monitoring.workflow.impact import measure
-from monitoring.workflow.proposals import InvalidTransition, transition
+from metamon.monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.audit import record
+from metamon.monitoring.workflow.configs import active_config, candidate_config
+from metamon.monitoring.workflow.impact import measure
+from metamon.monitoring.workflow.proposals import InvalidTransition, transition
 
 
 def serving_candidate(session: Session, project_id, app: str) -> AppConfig | None:

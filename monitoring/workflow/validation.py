@@ -4,13 +4,13 @@ the replay could not finish, `failed_validation` with the error."""
 
 import uuid
 
-from agents.validation.agent import validate
-from agents.validation.targets import target_from_spec
-from monitoring.db.models import ImprovementProposal, ValidationResult
-from monitoring.db.session import session_scope
-from monitoring.settings import Settings
-from monitoring.workflow.configs import active_config, candidate_config
-from monitoring.workflow.proposals import auto_approve, transition
+from metamon.agents.validation.agent import validate
+from metamon.agents.validation.targets import target_from_spec
+from metamon.monitoring.db.models import ImprovementProposal, ValidationResult
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.configs import active_config, candidate_config
+from metamon.monitoring.workflow.proposals import auto_approve, transition
 
 ACTOR = "validation-agent"
 

@@ -8,11 +8,11 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.research.alerts import alert_target
-from monitoring.db.models import MonitoringAlert
-from monitoring.outbox import ALERT_RESEARCH, back_off, claim, mark_done
-from monitoring.settings import Settings
-from monitoring.workflow.research import propose_for_alert
+from metamon.agents.research.alerts import alert_target
+from metamon.monitoring.db.models import MonitoringAlert
+from metamon.monitoring.outbox import ALERT_RESEARCH, back_off, claim, mark_done
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.research import propose_for_alert
 
 log = logging.getLogger(__name__)
 CLAIM_ROWS = 100

@@ -5,11 +5,11 @@ import logging
 
 from sqlalchemy import select
 
-from agents.evaluation.agent import evaluate
-from agents.llm import configured_chat_model
-from monitoring.db.models import Project, TraceEvaluation
-from monitoring.db.session import session_factory, session_scope
-from monitoring.workflow.research import propose
+from metamon.agents.evaluation.agent import evaluate
+from metamon.agents.llm import configured_chat_model
+from metamon.monitoring.db.models import Project, TraceEvaluation
+from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.workflow.research import propose
 from tests.agents.research.test_narrative import REPLY
 from tests.monitoring.workflow.seed import prompt_regression_now
 
@@ -19,7 +19,7 @@ def test_no_model_is_configured_by_default(settings):
 
 
 def test_a_model_that_cannot_be_built_is_logged_and_left_out(settings, caplog):
-    with caplog.at_level(logging.ERROR, logger="agents.llm"):
+    with caplog.at_level(logging.ERROR, logger="metamon.agents.llm"):
         for update in (
             {"llm_model": "no-such-provider:some-model"},
             {"llm_factory": "tests.agents.chat_models:not_a_model"},

@@ -6,9 +6,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.app import build_registry
-from monitoring.db.session import session_scope
-from monitoring.outbox import enqueue_trace_index
+from metamon.exporter.app import build_registry
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.outbox import enqueue_trace_index
 from tests.populated import PROJECT
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import httpx
 
-from exporter.app import build_registry
+from metamon.exporter.app import build_registry
 from tests.live import exporter
 
 NAME = re.compile(r"^metamon_[a-z][a-z0-9]*(_[a-z0-9]+)*$")

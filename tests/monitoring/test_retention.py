@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from monitoring.db.models import EvaluationRun, MonitoringAlert, Project, Span, Trace
-from monitoring.db.session import session_factory, session_scope
-from monitoring.retention import apply_retention
-from monitoring.search.indices import index_name, trace_indices
+from metamon.monitoring.db.models import EvaluationRun, MonitoringAlert, Project, Span, Trace
+from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.retention import apply_retention
+from metamon.monitoring.search.indices import index_name, trace_indices
 
 
 def test_old_rows_and_indices_go_recent_ones_and_baselines_stay(settings, es):

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlalchemy import select
 
-from monitoring.db.models import Project, UsageCounter
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import Project, UsageCounter
+from metamon.monitoring.db.session import session_scope
 from tests.conftest import METAMON, free_port
 from tests.monitoring.api.routes.test_traces import trace
 

@@ -1,7 +1,7 @@
 """Cost: the trace's own cost, or its tokens times the configured price table; fails over budget.
 The score is the share of the per-trace budget left (0 when over it); the cost itself is a detail."""
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
 
 
 class Cost(Evaluator):

@@ -3,7 +3,7 @@ sentence-transformers). Without the extra the evaluator reports itself unavailab
 
 from importlib.util import find_spec
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
 
 PASS_THRESHOLD = 0.8
 

@@ -4,8 +4,16 @@ supports. Every score says which facts were missing or contradicted."""
 
 from dataclasses import dataclass
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
-from agents.evaluation.facts import clean, content_words, dates, prepared, quantities, quoted, sentences
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.facts import (
+    clean,
+    content_words,
+    dates,
+    prepared,
+    quantities,
+    quoted,
+    sentences,
+)
 
 PASS_THRESHOLD = 0.9
 SUPPORT_THRESHOLD = 0.6  # share of a claim's content words found in the context

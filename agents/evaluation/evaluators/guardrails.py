@@ -6,8 +6,8 @@ import re
 
 import jsonschema
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
-from agents.evaluation.pii import find_pii
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.pii import find_pii
 
 REFUSALS = re.compile(
     r"\b(i(?:'m| am) (?:sorry|unable|not able)|i can(?:'|no)t (?:help|assist|provide|answer)|"

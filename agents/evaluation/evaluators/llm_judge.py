@@ -4,7 +4,7 @@ back with the parse error, up to `max_retries` times. Active only when a model i
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 import yaml
 from langchain_core.exceptions import OutputParserException
@@ -13,9 +13,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import PydanticOutputParser
 from pydantic import BaseModel, Field
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
 
-PROMPT_FILE = Path(__file__).resolve().parent.parent / "prompts" / "llm_judge.yaml"
+PROMPT_FILE = files("metamon.agents.evaluation") / "prompts" / "llm_judge.yaml"
 
 
 class JudgeVerdict(BaseModel):

@@ -1,6 +1,6 @@
 """Latency SLA and errors: a trace passes when it succeeded within its app's latency SLA."""
 
-from agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
+from metamon.agents.evaluation.evaluators.base import Evaluator, Score, TraceLike
 
 
 class Sla(Evaluator):

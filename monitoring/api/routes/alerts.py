@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import and_, func, or_, select
 from starlette.concurrency import run_in_threadpool
 
-from monitoring.api.body import read_body
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.db.models import MonitoringAlert
-from monitoring.db.models.alerts import ALERT_STATUSES, SEVERITIES
-from monitoring.db.session import session_scope
-from monitoring.workflow.alerts import AlertmanagerPayload, store_notification
-from monitoring.workflow.audit import record
+from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.db.models import MonitoringAlert
+from metamon.monitoring.db.models.alerts import ALERT_STATUSES, SEVERITIES
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.workflow.alerts import AlertmanagerPayload, store_notification
+from metamon.monitoring.workflow.audit import record
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from monitoring.api.deps import Principal, SessionDep, require_scope
-from monitoring.workflow.configs import active_config
-from monitoring.workflow.proposals import InvalidTransition
-from monitoring.workflow.rollout import publish, serving_candidate
+from metamon.monitoring.api.deps import Principal, SessionDep, require_scope
+from metamon.monitoring.workflow.configs import active_config
+from metamon.monitoring.workflow.proposals import InvalidTransition
+from metamon.monitoring.workflow.rollout import publish, serving_candidate
 
 router = APIRouter(prefix="/configs", tags=["configs"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]

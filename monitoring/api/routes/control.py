@@ -9,19 +9,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
-from agents.evaluation.agent import evaluate
-from agents.research.alerts import alert_target
-from agents.research.metrics import METRICS as RESEARCH_METRICS
-from agents.validation.agent import NoGoldenCases
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.api.routes.metrics import run_json
-from monitoring.api.routes.proposals import own_proposal, proposal_json, validation_json
-from monitoring.db.models import EvaluationRun, MonitoringAlert, ValidationResult
-from monitoring.db.session import session_factory
-from monitoring.workflow.proposals import InvalidTransition
-from monitoring.workflow.research import propose
-from monitoring.workflow.validation import BadTarget, NoSuchProposal, NothingToValidate
-from monitoring.workflow.validation import validate_proposal as run_validation
+from metamon.agents.evaluation.agent import evaluate
+from metamon.agents.research.alerts import alert_target
+from metamon.agents.research.metrics import METRICS as RESEARCH_METRICS
+from metamon.agents.validation.agent import NoGoldenCases
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.api.routes.metrics import run_json
+from metamon.monitoring.api.routes.proposals import own_proposal, proposal_json, validation_json
+from metamon.monitoring.db.models import EvaluationRun, MonitoringAlert, ValidationResult
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.workflow.proposals import InvalidTransition
+from metamon.monitoring.workflow.research import propose
+from metamon.monitoring.workflow.validation import BadTarget, NoSuchProposal, NothingToValidate
+from metamon.monitoring.workflow.validation import validate_proposal as run_validation
 
 router = APIRouter(prefix="/control", tags=["control"])
 METRIC_NAMES = tuple(RESEARCH_METRICS)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import any_, func, literal, select
 
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.db.models import ReviewLabel, Trace, TraceEvaluation
-from monitoring.review.golden import NotPromotable, promote
-from monitoring.review.labels import TraceNotFound, label_stats, record_label
-from monitoring.review.queue import review_queue
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.db.models import ReviewLabel, Trace, TraceEvaluation
+from metamon.monitoring.review.golden import NotPromotable, promote
+from metamon.monitoring.review.labels import TraceNotFound, label_stats, record_label
+from metamon.monitoring.review.queue import review_queue
 
 router = APIRouter(prefix="/expert-review", tags=["expert-review"])
 Reviewer = Annotated[Principal, Depends(require_scope("review"))]

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import ProgrammingError
 
-from monitoring.api.deps import SettingsDep
-from monitoring.db.session import session_factory
-from monitoring.outbox import backlog
-from monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
+from metamon.monitoring.api.deps import SettingsDep
+from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.outbox import backlog
+from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
 
 router = APIRouter(prefix="/health", tags=["health"])
 

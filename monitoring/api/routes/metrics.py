@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from agents.evaluation.runs import METRICS, of_length
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.db.models import EvaluationRun
+from metamon.agents.evaluation.runs import METRICS, of_length
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.db.models import EvaluationRun
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]

@@ -8,10 +8,10 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
-from monitoring.api.body import read_body
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.ingest.otlp import JSON, PROTOBUF, OtlpError, decode, spans_of
-from monitoring.ingest.writer import ingest_spans
+from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.ingest.otlp import JSON, PROTOBUF, OtlpError, decode, spans_of
+from metamon.monitoring.ingest.writer import ingest_spans
 
 router = APIRouter(tags=["otlp"])
 

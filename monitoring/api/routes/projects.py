@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from monitoring.api.deps import Principal, SessionDep, get_principal
-from monitoring.db.models import Project
+from metamon.monitoring.api.deps import Principal, SessionDep, get_principal
+from metamon.monitoring.db.models import Project
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 

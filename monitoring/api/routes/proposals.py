@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
-from monitoring.db.models.proposals import PROPOSAL_STATUSES
-from monitoring.workflow.proposals import DecisionRefused, InvalidTransition, decide
-from monitoring.workflow.rollout import advance, rollback, start_rollout
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
+from metamon.monitoring.db.models.proposals import PROPOSAL_STATUSES
+from metamon.monitoring.workflow.proposals import DecisionRefused, InvalidTransition, decide
+from metamon.monitoring.workflow.rollout import advance, rollback, start_rollout
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]

@@ -9,10 +9,10 @@ from elasticsearch import BadRequestError, NotFoundError
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
-from monitoring.api.deps import Principal, SettingsDep, require_scope
-from monitoring.search.client import get_es
-from monitoring.search.indices import ensure_indices
-from monitoring.search.queries import (
+from metamon.monitoring.api.deps import Principal, SettingsDep, require_scope
+from metamon.monitoring.search.client import get_es
+from metamon.monitoring.search.indices import ensure_indices
+from metamon.monitoring.search.queries import (
     Cursor,
     InvalidQuery,
     ScoreRange,

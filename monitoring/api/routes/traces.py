@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from monitoring.api.body import read_body
-from monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from monitoring.ingest.schemas import IngestedTrace, IngestResult, TraceBatch
-from monitoring.ingest.writer import ingest_batch
+from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.ingest.schemas import IngestedTrace, IngestResult, TraceBatch
+from metamon.monitoring.ingest.writer import ingest_batch
 
 router = APIRouter(prefix="/traces", tags=["traces"])
 

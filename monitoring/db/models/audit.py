@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base, created_at
+from metamon.monitoring.db.base import Base, created_at
 
 
 class AuditLog(Base):

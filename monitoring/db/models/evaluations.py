@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base, check_in, created_at, uuid_pk
+from metamon.monitoring.db.base import Base, check_in, created_at, uuid_pk
 
 EVALUATOR_KINDS = ("code", "embedding", "llm")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base
+from metamon.monitoring.db.base import Base
 
 
 class MonitorFinding(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from monitoring.db.base import Base, created_at, uuid_pk
+from metamon.monitoring.db.base import Base, created_at, uuid_pk
 
 SCOPES = ("ingest", "read", "review", "admin")
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base, created_at
+from metamon.monitoring.db.base import Base, created_at
 
 
 class SchedulerRun(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from monitoring.db.base import Base, check_in, created_at, updated_at, uuid_pk
+from metamon.monitoring.db.base import Base, check_in, created_at, updated_at, uuid_pk
 
 TRACE_STATUSES = ("ok", "error")
 SPAN_KINDS = ("llm", "retrieval", "tool", "chain", "embedding", "agent", "other")

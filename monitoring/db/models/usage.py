@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, BigInteger, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitoring.db.base import Base, created_at
+from metamon.monitoring.db.base import Base, created_at
 
 
 class UsageCounter(Base):

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from agents.evaluation.agent import evaluate
-from agents.evaluation.registry import build_evaluators
-from agents.evaluation.scoring import score_pending
-from monitoring.db.models import (
+from metamon.agents.evaluation.agent import evaluate
+from metamon.agents.evaluation.registry import build_evaluators
+from metamon.agents.evaluation.scoring import score_pending
+from metamon.monitoring.db.models import (
     EvaluationCounter,
     EvaluationRun,
     Project,
@@ -18,7 +18,7 @@ from monitoring.db.models import (
     Trace,
     TraceEvaluation,
 )
-from monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.db.session import session_factory, session_scope
 
 NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.evaluation.evaluators.fact_accuracy import FactAccuracy
+from metamon.agents.evaluation.evaluators.fact_accuracy import FactAccuracy
 from tests.agents.evaluation.traces import trace
 
 evaluator = FactAccuracy()

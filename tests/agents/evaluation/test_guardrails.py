@@ -2,8 +2,8 @@
 
 import pytest
 
-from agents.evaluation.evaluators.guardrails import Guardrails
-from agents.evaluation.pii import find_pii, iban_ok, luhn_ok
+from metamon.agents.evaluation.evaluators.guardrails import Guardrails
+from metamon.agents.evaluation.pii import find_pii, iban_ok, luhn_ok
 from tests.agents.evaluation.traces import trace
 
 evaluator = Guardrails(banned_terms=["guaranteed returns", "crypto"])

@@ -3,7 +3,7 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from agents.evaluation.evaluators.llm_judge import LlmJudge, load_prompt
+from metamon.agents.evaluation.evaluators.llm_judge import LlmJudge, load_prompt
 from tests.agents.evaluation.traces import trace
 
 GOOD = '{"score": 0.9, "passed": true, "reasoning": "States the 30-day window from the context."}'
@@ -54,7 +54,7 @@ def test_the_prompt_is_a_data_file_with_every_variable():
 def test_embedding_similarity_reports_itself_unavailable_without_the_extra():
     from importlib.util import find_spec
 
-    from agents.evaluation.evaluators.embedding_similarity import EmbeddingSimilarity
+    from metamon.agents.evaluation.evaluators.embedding_similarity import EmbeddingSimilarity
 
     if find_spec("sentence_transformers") is not None:
         pytest.skip("the semantic extra is installed here")

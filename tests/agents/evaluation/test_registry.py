@@ -1,8 +1,8 @@
 """Every evaluator declares a unique name, a kind and a direction, and scores within [0, 1]."""
 
-from agents.evaluation.registry import build_evaluators
-from monitoring.db.models.evaluations import EVALUATOR_KINDS
-from monitoring.settings import Settings
+from metamon.agents.evaluation.registry import build_evaluators
+from metamon.monitoring.db.models.evaluations import EVALUATOR_KINDS
+from metamon.monitoring.settings import Settings
 from tests.agents.evaluation.traces import trace
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from agents.evaluation.evaluators.cost import Cost
-from agents.evaluation.evaluators.sla import Sla
+from metamon.agents.evaluation.evaluators.cost import Cost
+from metamon.agents.evaluation.evaluators.sla import Sla
 from tests.agents.evaluation.traces import trace
 
 sla = Sla({"default": 2.0, "search": 0.5})

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from agents.monitor.agent import monitor
-from agents.monitor.ewma import Expectation, ewma, z_score
-from monitoring.db.models import MonitorFinding, Project, Trace, TraceEvaluation
+from metamon.agents.monitor.agent import monitor
+from metamon.agents.monitor.ewma import Expectation, ewma, z_score
+from metamon.monitoring.db.models import MonitorFinding, Project, Trace, TraceEvaluation
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

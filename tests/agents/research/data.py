@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from monitoring.db.models.projects import Project
+from metamon.monitoring.db.models.projects import Project
 
 SEED_COHORT = text("""
     WITH rows AS MATERIALIZED (

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 from sqlalchemy import text
 
-from agents.research.agent import research
+from metamon.agents.research.agent import research
 from tests.agents.research import scenarios
 from tests.agents.research.data import add_traces, make_project
 from tests.agents.research.scenarios import BASELINE, V7_REASON, WINDOW, T
@@ -127,14 +127,14 @@ def test_noise_gives_no_proposal_and_says_why(db, settings, caplog):
     project = make_project(db)
     scenarios.noise(db, project)
 
-    with caplog.at_level(logging.INFO, logger="agents.research.agent"):
+    with caplog.at_level(logging.INFO, logger="metamon.agents.research.agent"):
         assert run(db, settings, project, "fact_accuracy", app="support-bot") is None
     assert "no segment is significant" in caplog.text
 
 
 def test_an_empty_window_gives_no_proposal(db, settings, caplog):
     project = make_project(db)
-    with caplog.at_level(logging.INFO, logger="agents.research.agent"):
+    with caplog.at_level(logging.INFO, logger="metamon.agents.research.agent"):
         assert run(db, settings, project, "error_ratio") is None
     assert "no failures in the window" in caplog.text
 

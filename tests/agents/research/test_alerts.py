@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.research.alerts import alert_target
+from metamon.agents.research.alerts import alert_target
 
 
 @pytest.mark.parametrize(

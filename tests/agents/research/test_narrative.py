@@ -6,8 +6,8 @@ import logging
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from agents.research.agent import research
-from agents.research.narrative import load_prompt
+from metamon.agents.research.agent import research
+from metamon.agents.research.narrative import load_prompt
 from tests.agents.research import scenarios
 from tests.agents.research.data import make_project
 from tests.agents.research.scenarios import WINDOW
@@ -61,7 +61,7 @@ def test_a_malformed_reply_is_retried_with_the_error(db, settings):
 
 def test_without_a_readable_reply_the_deterministic_draft_stands(db, settings, caplog):
     model = FakeListChatModel(responses=["not json"] * 3)
-    with caplog.at_level(logging.WARNING, logger="agents.research.narrative"):
+    with caplog.at_level(logging.WARNING, logger="metamon.agents.research.narrative"):
         draft = draft_with(db, settings, model)
     assert draft.narrative is None and draft.alternatives == []
     assert draft.root_cause_key == "fact_accuracy|app=support-bot|prompt_version=v7"

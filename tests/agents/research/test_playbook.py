@@ -1,8 +1,8 @@
 """Playbook choices for causes the end-to-end scenarios do not cover, on hand-built tables."""
 
-from agents.research.evidence import Evidence
-from agents.research.metrics import get_metric
-from agents.research.playbook import (
+from metamon.agents.research.evidence import Evidence
+from metamon.agents.research.metrics import get_metric
+from metamon.agents.research.playbook import (
     AdjustGuardrailThreshold,
     AdjustRetrieval,
     ChangeRetrievalSource,
@@ -11,7 +11,7 @@ from agents.research.playbook import (
     recommend,
     root_cause_key,
 )
-from agents.research.segments import Counts, Segment, SegmentAnalysis
+from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis
 
 NO_EVIDENCE = Evidence(trace_ids=[], reasons=[])
 

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import text
 
-from agents.research.metrics import get_metric
-from agents.research.ranking import rank
-from agents.research.segments import Counts, analyse
+from metamon.agents.research.metrics import get_metric
+from metamon.agents.research.ranking import rank
+from metamon.agents.research.segments import Counts, analyse
 from tests.agents.research import scenarios
 from tests.agents.research.data import add_traces, make_project
 from tests.agents.research.scenarios import BASELINE, WINDOW

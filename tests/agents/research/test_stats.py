@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.research.stats import two_proportion_p_value
+from metamon.agents.research.stats import two_proportion_p_value
 
 
 def test_known_values():

@@ -6,16 +6,16 @@ import time
 import pytest
 from sqlalchemy import select
 
-from agents.validation.agent import NoGoldenCases, validate
-from agents.validation.golden import shipped_cases
-from monitoring.db.models import GoldenCase, ImprovementProposal, Project, ValidationResult
-from monitoring.demo import sample_app
+from metamon.agents.validation.agent import NoGoldenCases, validate
+from metamon.agents.validation.golden import shipped_cases
+from metamon.monitoring.db.models import GoldenCase, ImprovementProposal, Project, ValidationResult
+from metamon.monitoring.demo import sample_app
 from tests.agents.validation.servers import serving
 
 BASELINE = {"prompt_version": "v1", "top_k": 2}
 GOOD = {"prompt_version": "v2", "top_k": 4}
 BAD = {"prompt_version": "v3", "top_k": 2}
-CALLABLE = "monitoring.demo.sample_app:answer"
+CALLABLE = "metamon.monitoring.demo.sample_app:answer"
 
 
 @pytest.fixture

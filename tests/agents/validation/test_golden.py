@@ -3,13 +3,14 @@
 import collections
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from agents.evaluation.evaluators.fact_accuracy import FactAccuracy
-from agents.evaluation.evaluators.guardrails import Guardrails
-from agents.validation.golden import SHIPPED, load_cases, shipped_cases
-from monitoring.db.models import GoldenCase, Project
+from metamon.agents.evaluation.evaluators.fact_accuracy import FactAccuracy
+from metamon.agents.evaluation.evaluators.guardrails import Guardrails
+from metamon.agents.validation.golden import SHIPPED, load_cases, shipped_cases
+from metamon.monitoring.db.models import GoldenCase, Project
 from tests.agents.evaluation.traces import trace
 
 DOMAINS = {"billing", "support", "medical", "legal", "product_docs", "hr_policy"}
@@ -50,7 +51,7 @@ def test_every_case_is_answerable_from_its_context_and_its_expected_answer_is_cl
 
 def test_regenerating_the_dataset_reproduces_the_committed_file(tmp_path):
     out = tmp_path / "cases.jsonl"
-    script = SHIPPED.parent / "build_cases.py"
+    script = Path(str(SHIPPED)).parent / "build_cases.py"
     subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True)
     assert out.read_bytes() == SHIPPED.read_bytes()
 

@@ -5,12 +5,12 @@ import asyncio
 
 import pytest
 
-from agents.validation.agent import select_evaluators
-from agents.validation.golden import shipped_cases
-from agents.validation.replay import replay
-from agents.validation.stats import compare
-from agents.validation.targets import CallableTarget
-from monitoring.settings import Settings
+from metamon.agents.validation.agent import select_evaluators
+from metamon.agents.validation.golden import shipped_cases
+from metamon.agents.validation.replay import replay
+from metamon.agents.validation.stats import compare
+from metamon.agents.validation.targets import CallableTarget
+from metamon.monitoring.settings import Settings
 
 BASELINE = {"prompt_version": "v1", "top_k": 2, "model": "gpt-4o-mini"}
 GOOD = {"prompt_version": "v2", "top_k": 4, "model": "gpt-4o-mini"}
@@ -19,7 +19,7 @@ BAD = {"prompt_version": "v3", "top_k": 2, "model": "gpt-4o-mini"}
 
 def run(candidate: dict, progress=None):
     evaluators, _ = select_evaluators(Settings())
-    target = CallableTarget.from_spec("monitoring.demo.sample_app:answer")
+    target = CallableTarget.from_spec("metamon.monitoring.demo.sample_app:answer")
 
     async def go():
         async with target:

@@ -7,10 +7,10 @@ from fractions import Fraction
 
 import pytest
 
-from agents.validation.decision import decide
-from agents.validation.golden import Case
-from agents.validation.replay import Outcome, PairedCase
-from agents.validation.stats import bootstrap_mean_ci, compare, mcnemar_exact, percentile
+from metamon.agents.validation.decision import decide
+from metamon.agents.validation.golden import Case
+from metamon.agents.validation.replay import Outcome, PairedCase
+from metamon.agents.validation.stats import bootstrap_mean_ci, compare, mcnemar_exact, percentile
 
 
 @pytest.mark.parametrize(

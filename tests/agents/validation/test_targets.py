@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from agents.validation.golden import Case
-from agents.validation.targets import CallableTarget, HttpTarget, target_from_spec
-from monitoring.demo import sample_app
-from monitoring.settings import Settings
+from metamon.agents.validation.golden import Case
+from metamon.agents.validation.targets import CallableTarget, HttpTarget, target_from_spec
+from metamon.monitoring.demo import sample_app
+from metamon.monitoring.settings import Settings
 from tests.agents.validation.servers import serving
 from tests.conftest import free_port
 
@@ -47,7 +47,7 @@ def answer_all(target, configs: list[dict]):
 
 
 @pytest.mark.parametrize(
-    "spec", ["monitoring.demo.sample_app:answer", "tests.agents.validation.test_targets:async_answer"]
+    "spec", ["metamon.monitoring.demo.sample_app:answer", "tests.agents.validation.test_targets:async_answer"]
 )
 def test_callable_target_answers_and_reports_usage(spec):
     [reply] = answer_all(CallableTarget.from_spec(spec), [{"model": "gpt-4o"}])
@@ -58,7 +58,7 @@ def test_callable_target_answers_and_reports_usage(spec):
 
 
 @pytest.mark.parametrize(
-    "spec", ["monitoring.demo.sample_app:answer", "tests.agents.validation.test_targets:async_answer"]
+    "spec", ["metamon.monitoring.demo.sample_app:answer", "tests.agents.validation.test_targets:async_answer"]
 )
 def test_a_stalled_callable_times_out_without_holding_the_run(spec):
     started = time.perf_counter()
@@ -69,7 +69,7 @@ def test_a_stalled_callable_times_out_without_holding_the_run(spec):
 
 
 def test_callable_errors_and_bad_answers_are_failed_replies():
-    [raised] = answer_all(CallableTarget.from_spec("monitoring.demo.sample_app:answer"), [FAIL])
+    [raised] = answer_all(CallableTarget.from_spec("metamon.monitoring.demo.sample_app:answer"), [FAIL])
     assert raised.error == "RuntimeError: upstream model error (injected)"
     [bad] = answer_all(CallableTarget(not_json_serialisable), [{}])
     assert bad.error == "bad answer: expected a JSON object or a string, got int"
@@ -95,7 +95,7 @@ def test_concurrency_is_bounded():
 
 def test_bad_specs_and_limits_are_refused():
     with pytest.raises(ValueError, match="module:attribute"):
-        CallableTarget.from_spec("monitoring.demo.sample_app")
+        CallableTarget.from_spec("metamon.monitoring.demo.sample_app")
     with pytest.raises(ModuleNotFoundError):
         CallableTarget.from_spec("no_such_module:f")
     with pytest.raises(ValueError, match="concurrency"):
@@ -108,7 +108,7 @@ def test_spec_picks_the_form_and_the_settings_limits():
     settings = Settings(validation_concurrency=3, validation_timeout_seconds=4.5)
     http = target_from_spec("http://127.0.0.1:1/answer", settings)
     assert isinstance(http, HttpTarget) and (http.concurrency, http.timeout_seconds) == (3, 4.5)
-    assert isinstance(target_from_spec("monitoring.demo.sample_app:answer", settings), CallableTarget)
+    assert isinstance(target_from_spec("metamon.monitoring.demo.sample_app:answer", settings), CallableTarget)
 
 
 def test_http_target_against_the_sample_app_on_uvicorn():

@@ -20,12 +20,13 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from monitoring.alerting import alertmanager_config as am
-from monitoring.alerting import alertmanager_messages
-from monitoring.settings import PROJECT_ROOT, Settings
-from monitoring.stack.services import alertmanager_dir
-from monitoring.stack.supervisor import Supervisor
+from metamon.monitoring.alerting import alertmanager_config as am
+from metamon.monitoring.alerting import alertmanager_messages
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.stack.services import alertmanager_dir
+from metamon.monitoring.stack.supervisor import Supervisor
 from tests.conftest import free_port
+from tests.paths import CHECKOUT
 
 AMTOOL = "/usr/bin/amtool"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -156,7 +157,7 @@ def test_inhibition_rules(make_settings, tmp_path):
 
 def test_the_inhibitions_name_alerts_the_rules_define():
     """The contract with prometheus/rules: no inhibition names an alert that does not exist."""
-    rules = yaml.safe_load((PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml").read_text())
+    rules = yaml.safe_load((CHECKOUT / "prometheus" / "rules" / "metamon.rules.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
     names = {rule["alert"] for rule in alerts}
     assert set(am.COMPONENT_DOWN_ALERTS) <= names
@@ -219,9 +220,9 @@ def test_the_committed_config_is_the_rendering_of_the_default_settings(make_sett
     am.render(make_settings(), tmp_path, relative_secrets=True)
     regenerate = "run `metamon alerting render --out prometheus --relative-secrets` with the default settings"
     for name in (am.CONFIG_NAME, alertmanager_messages.TEMPLATES_FILE):
-        committed = PROJECT_ROOT / "prometheus" / name
+        committed = CHECKOUT / "prometheus" / name
         assert committed.read_text() == (tmp_path / name).read_text(), f"{committed} is stale: {regenerate}"
-    result = amtool("check-config", am.CONFIG_NAME, cwd=PROJECT_ROOT / "prometheus")
+    result = amtool("check-config", am.CONFIG_NAME, cwd=CHECKOUT / "prometheus")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

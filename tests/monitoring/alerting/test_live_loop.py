@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from agents.evaluation.runs import write_runs
-from monitoring.alerting.alertmanager_config import render
-from monitoring.db.models import EvaluationRun, ImprovementProposal, MonitoringAlert
-from monitoring.db.session import session_scope
+from metamon.agents.evaluation.runs import write_runs
+from metamon.monitoring.alerting.alertmanager_config import render
+from metamon.monitoring.db.models import EvaluationRun, ImprovementProposal, MonitoringAlert
+from metamon.monitoring.db.session import session_scope
 from tests.live import (
     alertmanager,
     api_server,

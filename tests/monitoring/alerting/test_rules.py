@@ -1,5 +1,5 @@
-"""The Prometheus rules: rendered from prometheus/thresholds.yaml, valid for promtool and the real Prometheus,
-unit-tested case by case, documented in the runbook."""
+"""The Prometheus rules: rendered from monitoring/alerting/thresholds.yaml, valid for promtool and the real
+Prometheus, unit-tested case by case, documented in the runbook."""
 
 import re
 import subprocess
@@ -10,15 +10,15 @@ import httpx
 import pytest
 import yaml
 
-from monitoring.alerting.rules import OUTPUTS, RULES_DIR, SEVERITIES, stale_outputs
-from monitoring.alerting.thresholds import PROFILES, load_thresholds, seconds
-from monitoring.dashboards.uids import UIDS
-from monitoring.settings import PROJECT_ROOT
+from metamon.monitoring.alerting.rules import OUTPUTS, RULES_DIR, SEVERITIES, stale_outputs
+from metamon.monitoring.alerting.thresholds import PROFILES, THRESHOLDS_PATH, load_thresholds, seconds
+from metamon.monitoring.dashboards.uids import UIDS
 from tests.conftest import free_port, run_metamon
+from tests.paths import CHECKOUT
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
-PROM_DIR = PROJECT_ROOT / "prometheus"
+PROM_DIR = CHECKOUT / "prometheus"
 TEST_FILES = {
     "standard": PROM_DIR / "tests" / "metamon.rules.test.yml",
     "fast": PROM_DIR / "tests" / "fast" / "metamon.rules.test.yml",
@@ -29,7 +29,7 @@ SCOPED_GROUPS = {"metamon-quality", "metamon-slo"}
 
 
 def _groups(profile: str) -> list[dict]:
-    return yaml.safe_load((RULES_DIR / OUTPUTS[profile]).read_text())["groups"]
+    return yaml.safe_load((CHECKOUT / RULES_DIR / OUTPUTS[profile]).read_text())["groups"]
 
 
 def _alert_rules(profile: str) -> list[tuple[str, dict]]:
@@ -46,7 +46,7 @@ def _promtool(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_promtool_check_rules_is_clean(profile):
-    result = _promtool("check", "rules", str(RULES_DIR / OUTPUTS[profile]))
+    result = _promtool("check", "rules", str(CHECKOUT / RULES_DIR / OUTPUTS[profile]))
     assert result.returncode == 0, result.stdout + result.stderr
     count = sum(len(g["rules"]) for g in _groups(profile))
     assert f"SUCCESS: {count} rules found" in result.stdout
@@ -65,7 +65,7 @@ def test_promtool_unit_tests_pass():
 
 
 def test_committed_rule_files_match_the_thresholds():
-    assert stale_outputs() == []
+    assert stale_outputs(rules_dir=CHECKOUT / RULES_DIR) == []
     result = run_metamon("rules", "check")
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
@@ -75,8 +75,8 @@ def test_rules_check_names_each_stale_or_missing_file(tmp_path):
     generated = run_metamon("rules", "generate", "--rules-dir", str(tmp_path))
     assert generated.returncode == 0, generated.stderr
     standard, fast = tmp_path / OUTPUTS["standard"], tmp_path / OUTPUTS["fast"]
-    assert standard.read_text() == (RULES_DIR / OUTPUTS["standard"]).read_text()
-    assert fast.read_text() == (RULES_DIR / OUTPUTS["fast"]).read_text()
+    assert standard.read_text() == (CHECKOUT / RULES_DIR / OUTPUTS["standard"]).read_text()
+    assert fast.read_text() == (CHECKOUT / RULES_DIR / OUTPUTS["fast"]).read_text()
     assert run_metamon("rules", "check", "--rules-dir", str(tmp_path)).returncode == 0
 
     fast.write_text(fast.read_text().replace("for: 10s", "for: 11s", 1))
@@ -91,7 +91,7 @@ def test_rules_check_names_each_stale_or_missing_file(tmp_path):
 
 
 def test_the_thresholds_file_drives_both_profiles(tmp_path):
-    config = yaml.safe_load((PROM_DIR / "thresholds.yaml").read_text())
+    config = yaml.safe_load(THRESHOLDS_PATH.read_text())
     config["levels"]["fact_accuracy"]["critical"] = 0.8
     config["profiles"]["fast"]["for"]["fact_accuracy_low"] = "7s"
     thresholds = tmp_path / "thresholds.yaml"
@@ -112,7 +112,7 @@ def test_the_thresholds_file_drives_both_profiles(tmp_path):
 
 
 def test_a_broken_thresholds_file_is_refused_with_the_field_named(tmp_path):
-    config = yaml.safe_load((PROM_DIR / "thresholds.yaml").read_text())
+    config = yaml.safe_load(THRESHOLDS_PATH.read_text())
     config["levels"]["guardrail_pas"] = config["levels"].pop("guardrail_pass")
     thresholds = tmp_path / "thresholds.yaml"
     thresholds.write_text(yaml.safe_dump(config))
@@ -230,7 +230,7 @@ def _prometheus_config(profile: str, tmp_path: Path) -> Path:
     # The fast rules would fire within seconds: no Alertmanager, so the shared one receives nothing.
     config = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
     config.pop("alerting")
-    config["rule_files"] = [str(RULES_DIR / OUTPUTS["fast"])]
+    config["rule_files"] = [str(CHECKOUT / RULES_DIR / OUTPUTS["fast"])]
     for job in config["scrape_configs"]:
         for sd in job["file_sd_configs"]:
             sd["files"] = [str(PROM_DIR / f) for f in sd["files"]]

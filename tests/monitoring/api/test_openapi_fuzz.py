@@ -6,8 +6,8 @@ import pytest
 import schemathesis
 from schemathesis import checks
 
-from monitoring.api.deps import current_settings
-from monitoring.api.main import create_app
+from metamon.monitoring.api.deps import current_settings
+from metamon.monitoring.api.main import create_app
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from monitoring.db.models import EvaluationRun, Project, Trace
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import EvaluationRun, Project, Trace
+from metamon.monitoring.db.session import session_scope
 from tests.conftest import run_metamon
 
 

@@ -2,9 +2,9 @@
 
 from sqlalchemy import select
 
-from monitoring.db.models import ApiKey, Project
-from monitoring.db.session import session_scope
-from monitoring.security import hash_key
+from metamon.monitoring.db.models import ApiKey, Project
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.security import hash_key
 from tests.conftest import run_metamon
 
 

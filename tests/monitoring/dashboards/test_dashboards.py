@@ -10,15 +10,15 @@ import psycopg
 import yaml
 from sqlalchemy import select
 
-from monitoring.dashboards.render import DASHBOARDS_DIR, rendered, stale
-from monitoring.dashboards.uids import UIDS
-from monitoring.db.models import ImprovementImpact, ImprovementProposal, Project, Trace
-from monitoring.db.session import session_scope
-from monitoring.settings import PROJECT_ROOT
+from metamon.monitoring.dashboards.render import DASHBOARDS_DIR, rendered, stale
+from metamon.monitoring.dashboards.uids import UIDS
+from metamon.monitoring.db.models import ImprovementImpact, ImprovementProposal, Project, Trace
+from metamon.monitoring.db.session import session_scope
 from tests.live import exporter, prometheus, wait_for
+from tests.paths import CHECKOUT
 from tests.populated import PROJECT
 
-RULES = PROJECT_ROOT / "prometheus" / "rules" / "metamon.rules.yml"
+RULES = CHECKOUT / "prometheus" / "rules" / "metamon.rules.yml"
 # What Grafana puts in for the variables: the seeded project, every app, a rate window.
 PROMQL_VARIABLES = {"$project": PROJECT, "$app": ".*", "$__rate_interval": "1m"}
 
@@ -43,11 +43,11 @@ def targets(kind: str) -> list[tuple[str, dict]]:
 
 
 def test_committed_dashboards_match_the_code_and_render_deterministically():
-    assert stale() == [], "run `metamon dashboards generate`"
+    assert stale(CHECKOUT / DASHBOARDS_DIR) == [], "run `metamon dashboards generate`"
     assert rendered() == rendered()
     for text in rendered().values():
         assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
-    assert sorted(p.name for p in DASHBOARDS_DIR.glob("*.json")) == sorted(
+    assert sorted(p.name for p in (CHECKOUT / DASHBOARDS_DIR).glob("*.json")) == sorted(
         f"{uid}.json" for uid in UIDS.values()
     )
 

@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from monitoring.db import migrate
-from monitoring.db.models import Base
+from metamon.monitoring.db import migrate
+from metamon.monitoring.db.models import Base
 
 
 def _tables(url: str) -> set[str]:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from monitoring.db.models import (
+from metamon.monitoring.db.models import (
     ApiKey,
     AppConfig,
     AuditLog,

@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from monitoring.demo.sample_app import answer, app, compose, paraphrase, redact
+from metamon.monitoring.demo.sample_app import answer, app, compose, paraphrase, redact
 
 CONTEXT = [
     {

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from monitoring.db.models import (
+from metamon.monitoring.db.models import (
     EvaluationRun,
     ImprovementProposal,
     MonitoringAlert,
     Project,
     ValidationResult,
 )
-from monitoring.notifications.digest import build_digest, send_digest
-from monitoring.notifications.smtp import EmailDeliveryError
+from metamon.monitoring.notifications.digest import build_digest, send_digest
+from metamon.monitoring.notifications.smtp import EmailDeliveryError
 from tests.conftest import free_port
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitoring.notifications.smtp import EmailDeliveryError, send_email
+from metamon.monitoring.notifications.smtp import EmailDeliveryError, send_email
 from tests.conftest import free_port
 from tests.monitoring.notifications.inbox import smtp_inbox
 

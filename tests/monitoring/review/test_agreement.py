@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitoring.review.agreement import cohens_kappa
+from metamon.monitoring.review.agreement import cohens_kappa
 
 
 @pytest.mark.parametrize(

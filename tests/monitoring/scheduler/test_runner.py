@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from monitoring.db import migrate
-from monitoring.db.session import session_scope
-from monitoring.scheduler import runner
+from metamon.monitoring.db import migrate
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.scheduler import runner
 from tests.conftest import METAMON
 
 

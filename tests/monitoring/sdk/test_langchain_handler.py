@@ -12,9 +12,9 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from sqlalchemy import select
 
-from monitoring.db.models import Project, Span, Trace
-from monitoring.db.session import session_scope
-from monitoring.sdk.langchain import MetamonCallbackHandler
+from metamon.monitoring.db.models import Project, Span, Trace
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.sdk.langchain import MetamonCallbackHandler
 from tests.conftest import free_port, serve_api
 
 

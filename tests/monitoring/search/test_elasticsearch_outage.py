@@ -6,8 +6,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from monitoring.db.models import Project, Trace
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import Project, Trace
+from metamon.monitoring.db.session import session_scope
 from tests.conftest import run_metamon
 
 

@@ -21,8 +21,8 @@ def test_reindex_rebuilds_exactly_what_postgresql_holds(client, make_key, es, se
     assert result.returncode == 0, result.stderr
     assert "reindexing traces" in result.stdout  # the progress bar
 
-    from monitoring.db.models import Trace
-    from monitoring.db.session import session_scope
+    from metamon.monitoring.db.models import Trace
+    from metamon.monitoring.db.session import session_scope
 
     with session_scope(settings.database_url) as session:
         stored = {str(t) for t in session.scalars(Trace.__table__.select().with_only_columns(Trace.id))}

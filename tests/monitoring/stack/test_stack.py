@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from monitoring.settings import PROJECT_ROOT
 from tests.conftest import run_metamon
+from tests.paths import CHECKOUT
 
-TEST_STACKS = PROJECT_ROOT / ".stack" / "test-stacks"
+TEST_STACKS = CHECKOUT / ".stack" / "test-stacks"
 
 
 def _free_port() -> int:
@@ -41,7 +41,7 @@ def test_prometheus_discovers_the_stack_targets_from_the_files_stack_up_wrote(ba
     targets = httpx.get(f"{base_settings.prometheus_url}/api/v1/targets", timeout=5).json()["data"]
     jobs = {t["labels"]["job"] for t in targets["activeTargets"]}
     assert {"prometheus", "alertmanager", "metamon-api"} <= jobs
-    written = json.loads((PROJECT_ROOT / "prometheus" / "targets" / "metamon-api.json").read_text())
+    written = json.loads((CHECKOUT / "prometheus" / "targets" / "metamon-api.json").read_text())
     assert written[0]["targets"] == [f"127.0.0.1:{base_settings.api_port}"]
 
 

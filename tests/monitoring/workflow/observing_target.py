@@ -2,9 +2,9 @@
 
 from sqlalchemy import select
 
-from monitoring.db.models import ImprovementProposal
-from monitoring.db.session import session_scope
-from monitoring.demo.sample_app import answer
+from metamon.monitoring.db.models import ImprovementProposal
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.demo.sample_app import answer
 
 watched: dict = {"database_url": None, "proposal_id": None, "seen": set()}
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from monitoring.db.models import AppConfig, ImprovementProposal
+from metamon.monitoring.db.models import AppConfig, ImprovementProposal
 
 CHANGE = {"type": "rollback_prompt_version", "app": "support-bot", "from_version": "v7", "to_version": "v6"}
 

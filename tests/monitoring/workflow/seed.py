@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from monitoring.db.models import AppConfig, Project
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import AppConfig, Project
+from metamon.monitoring.db.session import session_scope
 from tests.agents.research.data import add_traces
 
 

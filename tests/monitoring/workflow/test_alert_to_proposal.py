@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert
-from monitoring.db.session import session_factory, session_scope
-from monitoring.workflow.worker import research_once
+from metamon.monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert
+from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.workflow.worker import research_once
 from tests.conftest import _client
 from tests.live import api_server
 from tests.monitoring.alerting_payloads import alert, notification

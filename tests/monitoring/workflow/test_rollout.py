@@ -9,14 +9,14 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from agents.monitor.rollout import check_rollouts, degradation
-from agents.research.metrics import METRICS
-from agents.research.stats import two_proportion_p_value
-from monitoring.db.models import AppConfig, AuditLog, ImprovementImpact, Project
-from monitoring.settings import Settings
-from monitoring.workflow.configs import active_config
-from monitoring.workflow.proposals import InvalidTransition
-from monitoring.workflow.rollout import advance, rollback, serving_candidate, start_rollout
+from metamon.agents.monitor.rollout import check_rollouts, degradation
+from metamon.agents.research.metrics import METRICS
+from metamon.agents.research.stats import two_proportion_p_value
+from metamon.monitoring.db.models import AppConfig, AuditLog, ImprovementImpact, Project
+from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.configs import active_config
+from metamon.monitoring.workflow.proposals import InvalidTransition
+from metamon.monitoring.workflow.rollout import advance, rollback, serving_candidate, start_rollout
 from tests.monitoring.workflow.rollout_data import active_v1, add_traffic, approved_proposal
 
 NOW = datetime.now(UTC).replace(microsecond=0)

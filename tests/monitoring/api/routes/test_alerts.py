@@ -5,9 +5,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from monitoring.db.models import MonitoringAlert, Outbox
-from monitoring.db.session import session_scope
-from monitoring.outbox import ALERT_RESEARCH
+from metamon.monitoring.db.models import MonitoringAlert, Outbox
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.outbox import ALERT_RESEARCH
 from tests.monitoring.alerting_payloads import alert, notification
 
 

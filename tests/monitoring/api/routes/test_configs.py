@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from monitoring.db.models import AppConfig, AuditLog, Project
-from monitoring.db.session import session_scope
-from monitoring.scheduler.jobs import monitor_apps
+from metamon.monitoring.db.models import AppConfig, AuditLog, Project
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.scheduler.jobs import monitor_apps
 from tests.monitoring.workflow.rollout_data import active_v1, add_traffic, approved_proposal
 
 V7 = {"prompt_version": "v7", "top_k": 4}

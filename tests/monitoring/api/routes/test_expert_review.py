@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select
 
-from monitoring.db.models import Project, ReviewLabel, TraceEvaluation
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import Project, ReviewLabel, TraceEvaluation
+from metamon.monitoring.db.session import session_scope
 
 SCORES = {"t-fail": 0.1, "t-border": 0.55, "t-good": 0.95, "t-disagree": 0.9, "t-agreed": 0.9}
 

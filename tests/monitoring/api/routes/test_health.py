@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from monitoring.api.deps import current_settings
+from metamon.monitoring.api.deps import current_settings
 
 DEPENDENCIES = {"database", "elasticsearch", "prometheus", "alertmanager"}
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from monitoring.db.models import EvaluationRun, Project
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import EvaluationRun, Project
+from metamon.monitoring.db.session import session_scope
 
 
 def add_runs(database_url: str, slug: str) -> None:

@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import select
 
-from monitoring.db.models import Project, Span, Trace
-from monitoring.db.session import session_scope
+from metamon.monitoring.db.models import Project, Span, Trace
+from metamon.monitoring.db.session import session_scope
 
 
 def provider_for(live_api: str, headers: dict, service: str) -> TracerProvider:
@@ -205,7 +205,7 @@ def test_bad_otlp_payloads_get_a_clear_4xx_and_write_nothing(
 def test_gzip_bodies_are_accepted_and_gzip_bombs_refused(client, make_key, settings, database_url):
     import gzip
 
-    from monitoring.api.deps import current_settings
+    from metamon.monitoring.api.deps import current_settings
 
     headers = {**make_key("otlp-gzip"), "Content-Type": "application/json", "Content-Encoding": "gzip"}
     ok = client.post("/v1/traces", content=gzip.compress(json.dumps(otlp_json()).encode()), headers=headers)

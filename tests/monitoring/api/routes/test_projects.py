@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from monitoring.db.models import ApiKey
-from monitoring.db.session import session_scope
-from monitoring.keys import create_key
+from metamon.monitoring.db.models import ApiKey
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.keys import create_key
 
 
 def _key(database_url, project="p-auth", scopes=("read",)) -> tuple[ApiKey, str]:

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from monitoring.db.models import Project, Trace, TraceEvaluation
-from monitoring.db.session import session_scope
-from monitoring.outbox import enqueue_trace_index
-from monitoring.search.queries import Cursor, decode_cursor, encode_cursor
+from metamon.monitoring.db.models import Project, Trace, TraceEvaluation
+from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.outbox import enqueue_trace_index
+from metamon.monitoring.search.queries import Cursor, decode_cursor, encode_cursor
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 KNOWN = {
@@ -287,7 +287,7 @@ def test_search_needs_the_read_scope(client_module, key_module):
 
 
 def test_totals_beyond_the_exact_limit_are_a_lower_bound(client_module, indexed, settings):
-    from monitoring.api.deps import current_settings
+    from metamon.monitoring.api.deps import current_settings
 
     headers, _ = indexed
     client_module.app.dependency_overrides[current_settings] = lambda: settings.model_copy(

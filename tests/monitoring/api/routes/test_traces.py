@@ -5,9 +5,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from monitoring.api.deps import current_settings
-from monitoring.db.models import Outbox, Project, Span, Trace
-from monitoring.db.session import session_scope
+from metamon.monitoring.api.deps import current_settings
+from metamon.monitoring.db.models import Outbox, Project, Span, Trace
+from metamon.monitoring.db.session import session_scope
 
 
 def trace(i: int, **kw) -> dict:
