@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 from metamon.agents.evaluation.agent import evaluate
 from metamon.agents.monitor.agent import monitor
-from metamon.agents.monitor.rollout import check_rollouts
 from metamon.monitoring.db.session import session_factory, session_scope
 from metamon.monitoring.notifications.digest import send_digest
 from metamon.monitoring.retention import apply_retention
 from metamon.monitoring.search.client import get_es
 from metamon.monitoring.settings import Settings
+from metamon.monitoring.workflow.rollout_monitor import check_rollouts
 
 
 def evaluate_incremental(settings: Settings) -> None:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from metamon.agents.monitor.rollout import check_rollouts, degradation
+from metamon.agents.monitor.rollout import degradation
 from metamon.agents.research.metrics import METRICS
 from metamon.agents.research.stats import two_proportion_p_value
 from metamon.monitoring.db.models import AppConfig, AuditLog, ImprovementImpact, Project
@@ -17,6 +17,7 @@ from metamon.monitoring.settings import Settings
 from metamon.monitoring.workflow.configs import active_config
 from metamon.monitoring.workflow.proposals import InvalidTransition
 from metamon.monitoring.workflow.rollout import advance, rollback, serving_candidate, start_rollout
+from metamon.monitoring.workflow.rollout_monitor import check_rollouts
 from tests.monitoring.workflow.rollout_data import active_v1, add_traffic, approved_proposal
 
 NOW = datetime.now(UTC).replace(microsecond=0)
