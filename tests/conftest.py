@@ -38,6 +38,14 @@ from metamon.monitoring.stack.services import APP_SERVICES, stack_services
 METAMON = str(Path(sys.executable).parent / "metamon")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the stack goes through `base_settings`, so that fixture marks it `stack`:
+    `pytest -m "not stack"` is the pure suite, which needs no server."""
+    for item in items:
+        if "base_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
     settings = get_settings()

@@ -111,6 +111,7 @@ def test_spec_picks_the_form_and_the_settings_limits():
     assert isinstance(target_from_spec("metamon.monitoring.demo.sample_app:answer", settings), CallableTarget)
 
 
+@pytest.mark.stack
 def test_http_target_against_the_sample_app_on_uvicorn():
     with serving(sample_app.app) as base:
         target = HttpTarget(f"{base}/answer", timeout_seconds=0.5)

@@ -334,6 +334,7 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.25)
 
 
+@pytest.mark.stack
 def test_a_real_alertmanager_inhibits_and_delivers_to_the_webhook_slack_and_email(make_settings, tmp_path):
     with (
         http_recorder() as (metamon_url, webhook_posts),

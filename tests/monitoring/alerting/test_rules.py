@@ -239,6 +239,7 @@ def _prometheus_config(profile: str, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_real_prometheus_evaluates_every_rule_without_error(profile, tmp_path):
     port = free_port()

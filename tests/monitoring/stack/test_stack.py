@@ -9,6 +9,9 @@ import pytest
 from tests.conftest import run_metamon
 from tests.paths import CHECKOUT
 
+# Every test here starts, probes or stops stack processes.
+pytestmark = pytest.mark.stack
+
 TEST_STACKS = CHECKOUT / ".stack" / "test-stacks"
 
 
