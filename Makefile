@@ -2,12 +2,16 @@
 VENV ?= .venv
 METAMON := $(VENV)/bin/metamon
 
-.PHONY: install system demo test stack-up stack-down stack-status lint
+.PHONY: install system helm demo test stack-up stack-down stack-status lint
 
 install: system $(VENV)/.installed
 
 system:
 	bash monitoring/stack/install-system.sh
+
+# helm for the chart's lint and template tests, built from the Go module proxy.
+helm:
+	bash deploy/helm/install-helm.sh
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,7 +34,7 @@ demo: install
 	METAMON_ALERTING_PROFILE=fast $(METAMON) demo
 	$(METAMON) stack status
 
-test: stack-up
+test: stack-up helm
 	$(VENV)/bin/pytest
 
 lint: install

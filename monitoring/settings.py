@@ -21,26 +21,31 @@ class Settings(BaseSettings):
     # The unprivileged user that runs PostgreSQL and Elasticsearch when the stack is started as root.
     stack_user: str = "metamon"
 
+    # Where the API and the exporter listen (the bind address: 0.0.0.0 in a container).
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     exporter_port: int = 9464
 
+    # PostgreSQL, the source of truth (the local stack runs its own cluster with these).
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 5432
     postgres_user: str = "metamon"
     postgres_password: str = "metamon"
     postgres_db: str = "metamon"
-    postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")  # the local stack's PostgreSQL programs
     database_url: str = ""  # derived from the postgres_* fields when empty
 
+    # Elasticsearch: the version the local stack fetches, its HTTP port and heap.
     elasticsearch_version: str = "8.19.9"
     elasticsearch_port: int = 9200
     elasticsearch_url: str = ""  # derived from elasticsearch_port when empty
-    elasticsearch_heap: str = "512m"
+    elasticsearch_heap: str = "512m"  # the local stack's JVM heap (-Xms and -Xmx)
     # A Maven settings.xml (mirrors, proxies) for fetching Elasticsearch; Maven Central when unset.
     maven_settings: Path | None = None
-    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")  # the JDK Elasticsearch runs on
 
+    # Prometheus and Alertmanager: the local stack's ports, and the URLs metamon reaches them at
+    # (derived from the ports when empty).
     prometheus_port: int = 9090
     prometheus_url: str = ""
     alertmanager_port: int = 9093

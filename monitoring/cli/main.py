@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from metamon.monitoring.cli import alerting, dashboards, db, digest, keys, rules, stack
+from metamon.monitoring.cli import alerting, dashboards, db, digest, keys, rules, settings, stack
 from metamon.monitoring.cli.evaluate import evaluate
 from metamon.monitoring.logs import configure_logging
 from metamon.monitoring.settings import get_settings
@@ -18,6 +18,7 @@ app.add_typer(alerting.app, name="alerting")
 app.add_typer(digest.app, name="digest")
 app.add_typer(rules.app, name="rules")
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(settings.app, name="settings")
 app.command()(evaluate)
 
 
