@@ -72,7 +72,8 @@ def test_every_component_is_a_deployment_with_resources_and_a_non_root_pod(rende
 
 def test_the_api_and_exporter_have_probes_on_their_ports_and_services(rendered):
     for component, port in (("api", "http"), ("exporter", "metrics")):
-        (container,) = rendered["Deployment", f"metamon-{component}"]["spec"]["template"]["spec"]["containers"]
+        pod = rendered["Deployment", f"metamon-{component}"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
         for probe in ("livenessProbe", "readinessProbe"):
             assert container[probe]["httpGet"]["port"] == port
         service = rendered["Service", f"metamon-{component}"]
@@ -119,7 +120,7 @@ def test_the_alertmanager_config_routes_metamon_alerts_to_the_webhook_with_the_t
 
 
 def test_each_dashboard_is_a_config_map_for_the_grafana_sidecar_equal_to_the_generated_json(rendered):
-    maps = {name: doc for (kind, name), doc in rendered.items() if kind == "ConfigMap" and "dashboard" in name}
+    maps = {n: doc for (kind, n), doc in rendered.items() if kind == "ConfigMap" and "dashboard" in n}
     files = sorted((CHECKOUT / "grafana" / "dashboards").glob("*.json"))
     assert len(maps) == len(files)
     for path in files:
