@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from metamon.monitoring.db.models import GoldenCase
 
-SHIPPED = files(__package__) / "golden" / "cases.jsonl"
+# Built by tools/build_golden_cases.py (a development tool); the data is what ships.
+SHIPPED = files(__package__) / "data" / "golden_cases.jsonl"
 
 
 @dataclass(frozen=True)

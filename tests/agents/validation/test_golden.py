@@ -3,7 +3,6 @@
 import collections
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from metamon.agents.evaluation.evaluators.guardrails import Guardrails
 from metamon.agents.validation.golden import SHIPPED, load_cases, shipped_cases
 from metamon.monitoring.db.models import GoldenCase, Project
 from tests.agents.evaluation.traces import trace
+from tests.paths import CHECKOUT
 
 DOMAINS = {"billing", "support", "medical", "legal", "product_docs", "hr_policy"}
 
@@ -51,7 +51,7 @@ def test_every_case_is_answerable_from_its_context_and_its_expected_answer_is_cl
 
 def test_regenerating_the_dataset_reproduces_the_committed_file(tmp_path):
     out = tmp_path / "cases.jsonl"
-    script = Path(str(SHIPPED)).parent / "build_cases.py"
+    script = CHECKOUT / "tools" / "build_golden_cases.py"
     subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True)
     assert out.read_bytes() == SHIPPED.read_bytes()
 

@@ -1,5 +1,6 @@
-"""Builds the shipped golden dataset, cases.jsonl, deterministically (every random choice is seeded by
-the case's key). Regenerate and review the diff:  python agents/validation/golden/build_cases.py
+"""A development tool, not part of the package: builds the shipped golden dataset,
+agents/validation/data/golden_cases.jsonl (package data), deterministically (every random choice is
+seeded by the case's key). Regenerate and review the diff:  python tools/build_golden_cases.py
 
 Six domains, six topics each, four variants per topic (other names, figures, dates and phrasings):
 - easy: one fact, in the first or second retrieved passage;
@@ -19,7 +20,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "cases.jsonl"
+OUT = Path(__file__).resolve().parent.parent / "agents" / "validation" / "data" / "golden_cases.jsonl"
 DIFFICULTIES = ("easy", "medium", "easy", "hard")
 
 
