@@ -26,6 +26,7 @@ from metamon.monitoring.settings import Settings
 from metamon.monitoring.stack.services import alertmanager_dir
 from metamon.monitoring.stack.supervisor import Supervisor
 from tests.conftest import free_port
+from tests.live import wait_for
 from tests.paths import CHECKOUT
 
 AMTOOL = "/usr/bin/amtool"
@@ -327,13 +328,6 @@ def alert(alertname: str, severity: str, **scope: str) -> dict:
     }
 
 
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
 @pytest.mark.stack
 def test_a_real_alertmanager_inhibits_and_delivers_to_the_webhook_slack_and_email(make_settings, tmp_path):
     with (
@@ -367,8 +361,8 @@ def test_a_real_alertmanager_inhibits_and_delivers_to_the_webhook_slack_and_emai
                 listed = {json.dumps(a["labels"], sort_keys=True): a for a in alerts}
                 return {key: listed.get(json.dumps(a["labels"], sort_keys=True)) for key, a in sent.items()}
 
-            wait_for(lambda: all(state().values()), 10, "every alert to be listed")
-            wait_for(lambda: state()["guardrail"]["status"]["state"] == "suppressed", 10, "the inhibitions")
+            assert wait_for(lambda: all(state().values()), 10, 0.25), "every alert listed"
+            assert wait_for(lambda: state()["guardrail"]["status"]["state"] == "suppressed", 10, 0.25)
             alerts = state()
             fingerprint = {key: a["fingerprint"] for key, a in alerts.items()}
             assert alerts["high, same scope"]["status"]["inhibitedBy"] == [fingerprint["critical"]]
@@ -378,7 +372,7 @@ def test_a_real_alertmanager_inhibits_and_delivers_to_the_webhook_slack_and_emai
                 assert alerts[key]["status"] == {"state": "active", "inhibitedBy": [], "silencedBy": []}, key
 
             # The two active critical alerts page on Slack and by email after group_wait (30s).
-            wait_for(lambda: len(slack_posts) == 2 and len(inbox.messages) == 2, 60, "Slack and email")
+            assert wait_for(lambda: len(slack_posts) == 2 and len(inbox.messages) == 2, 60, 0.25)
             time.sleep(1)  # nothing more arrives
 
     # metamon got every active alert, with its bearer token, and none of the inhibited ones.

@@ -6,19 +6,13 @@ import textwrap
 
 import pytest
 
-from tests.conftest import run_metamon
+from tests.conftest import free_port, run_metamon
 from tests.paths import CHECKOUT
 
 # Every test here starts, probes or stops stack processes.
 pytestmark = pytest.mark.stack
 
 TEST_STACKS = CHECKOUT / ".stack" / "test-stacks"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_status_shows_every_service_running_and_healthy():
@@ -80,7 +74,7 @@ def test_unreachable_maven_is_named(tmp_path):
         textwrap.dedent(f"""\
         <settings>
           <localRepository>{tmp_path / "m2"}</localRepository>
-          <mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:{_free_port()}/</url></mirror></mirrors>
+          <mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:{free_port()}/</url></mirror></mirrors>
         </settings>""")
     )
     result = run_metamon(
@@ -90,7 +84,7 @@ def test_unreachable_maven_is_named(tmp_path):
         env={
             "METAMON_STACK_DIR": str(TEST_STACKS / "maven"),
             "METAMON_MAVEN_SETTINGS": str(settings_xml),
-            "METAMON_ELASTICSEARCH_PORT": str(_free_port()),
+            "METAMON_ELASTICSEARCH_PORT": str(free_port()),
         },
     )
     assert result.returncode == 1
@@ -104,7 +98,7 @@ def test_a_service_that_dies_at_start_is_named_with_the_tail_of_its_log():
     stack_dir = TEST_STACKS / "broken-es"
     env = {
         "METAMON_STACK_DIR": str(stack_dir),
-        "METAMON_ELASTICSEARCH_PORT": str(_free_port()),
+        "METAMON_ELASTICSEARCH_PORT": str(free_port()),
         "METAMON_ELASTICSEARCH_HEAP": "bogus",  # the JVM refuses to start
     }
     try:
