@@ -1,5 +1,10 @@
 """The one settings object: every knob is a `METAMON_*` environment variable (or a line in `.env`)."""
 
+import ipaddress
+import logging
+import os
+import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -7,6 +12,53 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+# Webhook tokens published in metamon's source and docs (earlier defaults and examples): a public
+# bind refuses them, and any token shorter than MIN_PUBLIC_TOKEN_LENGTH.
+KNOWN_WEBHOOK_TOKENS = frozenset({"metamon-local-webhook-token", "change-me-webhook-token", "change-me"})
+MIN_PUBLIC_TOKEN_LENGTH = 24
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The secret in `path`; when there is none, a new random one written there with mode 0600.
+    O_EXCL: of processes starting at once, one writes and the others read what it wrote."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the writer may be between creating and writing
+            if value := path.read_text().strip():
+                return value
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty: delete it to have a new secret generated") from None
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return read_or_create_secret(path)
+    value = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    logging.getLogger(__name__).warning("generated a new webhook token in %s", path)
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+def refuse_public_bind_with_known_token(settings: "Settings", host: str) -> None:
+    """Raise when the API would listen beyond loopback with a webhook token anyone could know."""
+    token = settings.alert_webhook_token
+    if is_loopback(host) or (token not in KNOWN_WEBHOOK_TOKENS and len(token) >= MIN_PUBLIC_TOKEN_LENGTH):
+        return
+    raise ValueError(
+        f"refusing to listen on {host} with a known or short webhook token: unset "
+        "METAMON_ALERT_WEBHOOK_TOKEN (a random one is then generated in METAMON_ALERT_WEBHOOK_TOKEN_FILE) "
+        f"or set a random one of at least {MIN_PUBLIC_TOKEN_LENGTH} characters"
+    )
 
 
 class Settings(BaseSettings):
@@ -34,6 +86,15 @@ class Settings(BaseSettings):
     postgres_db: str = "metamon"
     postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")  # the local stack's PostgreSQL programs
     database_url: str = ""  # derived from the postgres_* fields when empty
+    # Bounded waits on the database, so a hung server costs a client seconds, not minutes: connecting
+    # (libpq's connect_timeout, whole seconds, at least 2), one statement (server-side
+    # statement_timeout; batch jobs run statements of a batch each, well under it), and waiting for a
+    # pooled connection. A `connect_timeout` or `options` in database_url's query wins over these.
+    database_connect_timeout_seconds: int = 3
+    database_statement_timeout_seconds: float = 30.0
+    database_pool_timeout_seconds: float = 5.0
+    # What a 503 tells clients to wait before retrying while the database is unreachable.
+    database_retry_after_seconds: int = 5
 
     # Elasticsearch: the version the local stack fetches, its HTTP port and heap.
     elasticsearch_version: str = "8.19.9"
@@ -120,8 +181,11 @@ class Settings(BaseSettings):
     # Alerting profile of the local stack: "standard" (the committed rules and Alertmanager waits), or
     # "fast" (the same rules with seconds instead of minutes, 1 s scrapes; what `make demo` runs).
     alerting_profile: Literal["standard", "fast"] = "standard"
-    # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token.
-    alert_webhook_token: str = "metamon-local-webhook-token"
+    # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token. Unset, it is
+    # read from alert_webhook_token_file (default <stack_dir>/secrets/alert_webhook_token), which the
+    # first process to need it generates (random, mode 0600). There is no built-in default.
+    alert_webhook_token: str = ""
+    alert_webhook_token_file: Path | None = None
     # Slack incoming-webhook URL for critical alerts; no Slack receiver is rendered while it is empty.
     slack_webhook_url: str = ""
     # SMTP for alert emails and the daily digest (the local stack has no mail server of its own).
@@ -188,14 +252,23 @@ class Settings(BaseSettings):
     #        x (the app's requests in the last 7 days x 30/7) / 1000.
     impact_alpha: float = 0.05
     impact_value_per_point_usd: float = 1.0
-    # Where the validation agent replays golden cases, per app ("default" for the others): an
-    # http(s) endpoint or a Python callable "module:function".
+    # The registered targets the validation agent replays golden cases through, by name: an http(s)
+    # endpoint or a Python callable "module:function". A validation uses the one named like the
+    # proposal's app, else "default"; a request may name another registered one, nothing else. Only
+    # operators set these (settings are server-side); URL targets must be on validation_allowed_hosts.
     validation_targets: dict[str, str] = {"default": "metamon.monitoring.demo.sample_app:answer"}
+    validation_allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    # A proposal `validating` this long with no worker replaying it (the worker crashed, or the job was
+    # lost) is swept back to its previous state, with the reason in the audit log.
+    validation_stale_seconds: float = 1800.0
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.
     stack_start_timeout: float = 180.0
+    # Restarts supervisor tries when a service dies within 3 s of starting, waiting 1 s, 2 s, 3 s...
+    # longer each time, before giving up on it (FATAL, which `metamon stack status` reports).
+    stack_start_retries: int = 8
     log_level: str = "INFO"
 
     @field_validator("rollout_stages")
@@ -217,6 +290,11 @@ class Settings(BaseSettings):
         self.elasticsearch_url = self.elasticsearch_url or f"http://127.0.0.1:{self.elasticsearch_port}"
         self.prometheus_url = self.prometheus_url or f"http://127.0.0.1:{self.prometheus_port}"
         self.alertmanager_url = self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
+        if not self.alert_webhook_token:
+            self.alert_webhook_token_file = (
+                self.alert_webhook_token_file or self.stack_dir / "secrets" / "alert_webhook_token"
+            )
+            self.alert_webhook_token = read_or_create_secret(self.alert_webhook_token_file)
         return self
 
     @property

@@ -7,7 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from metamon.monitoring.api.routes import (
     alerts,
@@ -22,6 +23,7 @@ from metamon.monitoring.api.routes import (
     search,
     traces,
 )
+from metamon.monitoring.settings import get_settings
 
 API_PREFIX = "/api/v1"
 
@@ -59,6 +61,9 @@ def create_app() -> FastAPI:
     # Raised by SQLAlchemy, or by psycopg itself on the COPY path of ingest.
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(psycopg.DataError, _unstorable_value)
+    # The database is down, hung or out of connections, wherever it shows (authenticating included).
+    for unavailable in (OperationalError, psycopg.OperationalError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_unavailable)
     return app
 
 
@@ -68,3 +73,23 @@ async def _unstorable_value(request: Request, exc: DataError | psycopg.DataError
     cause = getattr(exc, "orig", None) or exc
     reason = str(cause).splitlines()[0] if str(cause) else "invalid value"
     return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After: the request's transaction never committed, so the client may resend it.
+    A statement too big for PostgreSQL (an OperationalError too) is the request's fault: 422."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, psycopg.errors.ProgramLimitExceeded):
+        return await _unstorable_value(request, cause)
+    if isinstance(cause, psycopg.errors.QueryCanceled):
+        reason = "the database did not answer in time"
+    elif isinstance(exc, PoolTimeout):
+        reason = "no database connection became free in time"
+    else:
+        reason = "the database is unreachable"
+    retry_after = get_settings().database_retry_after_seconds
+    return JSONResponse(
+        {"detail": f"{reason}; retry in {retry_after} s"},
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )

@@ -9,6 +9,7 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from metamon.monitoring.db.connect import timeout_options
 from metamon.monitoring.settings import get_settings
 
 # JSONB columns (contexts, metadata, payloads) decode with orjson: several times faster than json.
@@ -17,7 +18,15 @@ set_json_loads(orjson.loads)
 
 @lru_cache
 def get_engine(url: str | None = None) -> Engine:
-    return create_engine(url or get_settings().database_url, pool_pre_ping=True, pool_size=10)
+    settings = get_settings()
+    url = url or settings.database_url
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args=timeout_options(url, settings),
+    )
 
 
 @lru_cache

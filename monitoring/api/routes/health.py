@@ -1,19 +1,26 @@
-"""`GET /api/v1/health`: the API's own liveness plus each dependency's status and latency."""
+"""Health. Without a key: `/api/v1/health/live` (the process answers) and `/ready` or `/health` (can it
+serve: the database, the source of truth, is reachable), status only. With any valid key,
+`/api/v1/health` adds the version and each dependency's status, latency and error detail, which are
+not for strangers."""
 
 import asyncio
 from importlib.metadata import version
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from metamon.monitoring.api.deps import SettingsDep
-from metamon.monitoring.db.session import session_factory
+from metamon.monitoring.api.deps import SettingsDep, bearer, get_principal
+from metamon.monitoring.db.session import session_factory, session_scope
 from metamon.monitoring.outbox import backlog
 from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
+from metamon.monitoring.settings import Settings
 
 router = APIRouter(prefix="/health", tags=["health"])
+Overall = Literal["ok", "degraded", "unavailable"]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 class DependencyHealth(BaseModel):
@@ -27,18 +34,45 @@ class IndexBacklog(BaseModel):
     oldest_age_seconds: float
 
 
-class Health(BaseModel):
-    status: Literal["ok", "degraded", "unavailable"]
+class HealthStatus(BaseModel):
+    status: Overall
+
+
+class Health(HealthStatus):
     version: str
     dependencies: dict[str, DependencyHealth]
     # Traces stored but not yet in Elasticsearch; null when the database is down.
     index_backlog: IndexBacklog | None
 
 
-@router.get("", response_model=Health, responses={503: {"model": Health}})
-async def health(settings: SettingsDep, response: Response) -> Health:
+@router.get("/live", response_model=HealthStatus)
+async def live() -> HealthStatus:
+    """Liveness: the API process answers (it does not look at any dependency)."""
+    return HealthStatus(status="ok")
+
+
+@router.get("/ready", response_model=HealthStatus, responses={503: {"model": HealthStatus}})
+async def ready(settings: SettingsDep, response: Response) -> HealthStatus:
+    """Readiness: `ok` (200) when the database answers with its schema, else `unavailable` (503)."""
+    report = await _report(settings, response)
+    return HealthStatus(status="ok" if report.status != "unavailable" else "unavailable")
+
+
+@router.get("", response_model=Health | HealthStatus, responses={503: {"model": HealthStatus}})
+async def health(
+    settings: SettingsDep, response: Response, credentials: Credentials
+) -> Health | HealthStatus:
     """`ok` when every dependency is up; `degraded` (200) when search or alerting is down;
-    `unavailable` (503) when the database, the source of truth, is down."""
+    `unavailable` (503, with Retry-After) when the database, the source of truth, is down. The version
+    and the dependencies' details only with a valid API key (any scope), so never while the database
+    is down (no key can be checked then)."""
+    report = await _report(settings, response)
+    if report.status != "unavailable" and await asyncio.to_thread(_known_key, settings, credentials):
+        return report
+    return HealthStatus(status=report.status)
+
+
+async def _report(settings: Settings, response: Response) -> Health:
     t = settings.health_timeout
     results = await asyncio.gather(
         asyncio.to_thread(probe_database, settings.database_url, t),
@@ -57,9 +91,21 @@ async def health(settings: SettingsDep, response: Response) -> Health:
     if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
+        response.headers["Retry-After"] = str(settings.database_retry_after_seconds)
     else:
         overall = "ok" if all(d.status == "up" for d in deps.values()) else "degraded"
     return Health(status=overall, version=version("metamon"), dependencies=deps, index_backlog=pending)
+
+
+def _known_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    if credentials is None:
+        return False
+    try:
+        with session_scope(settings.database_url) as session:
+            get_principal(session, credentials)
+    except (HTTPException, OperationalError):  # a bad key, or the database went away meanwhile
+        return False
+    return True
 
 
 def _backlog(database_url: str) -> IndexBacklog:

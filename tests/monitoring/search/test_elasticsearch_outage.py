@@ -47,7 +47,7 @@ def test_an_outage_loses_nothing_and_indexes_each_trace_once(
         assert client.post("/api/v1/traces", json=batch(0, 10), headers=headers).status_code == 200
         assert drain() == 0  # the indexer fails, and keeps its rows
 
-        health = client.get("/api/v1/health").json()
+        health = client.get("/api/v1/health", headers=headers).json()
         assert health["status"] == "degraded"
         assert health["dependencies"]["elasticsearch"]["status"] == "down"
         assert "ConnectError" in health["dependencies"]["elasticsearch"]["detail"]
@@ -62,10 +62,13 @@ def test_an_outage_loses_nothing_and_indexes_each_trace_once(
         assert started.returncode == 0, started.stdout + started.stderr
 
     deadline = time.monotonic() + 60
-    while client.get("/api/v1/health").json()["index_backlog"]["traces"] and time.monotonic() < deadline:
+    while (
+        client.get("/api/v1/health", headers=headers).json()["index_backlog"]["traces"]
+        and time.monotonic() < deadline
+    ):
         drain()  # rows come back once their back-off has passed
         time.sleep(0.5)
-    assert client.get("/api/v1/health").json()["status"] == "ok"
+    assert client.get("/api/v1/health", headers=headers).json()["status"] == "ok"
 
     with session_scope(database_url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == "outage"))
