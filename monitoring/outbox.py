@@ -17,6 +17,8 @@ from metamon.monitoring.db.models import Outbox
 TRACE_INDEX = "trace.index"
 # A new firing alert waits here for the research agent (monitoring/workflow/worker.py).
 ALERT_RESEARCH = "alert.research"
+# A proposal moved to `validating` waits here for a worker to replay the golden dataset.
+PROPOSAL_VALIDATION = "proposal.validate"
 
 
 def enqueue_trace_index(session: Session, project_id: uuid.UUID, trace_ids: Iterable[uuid.UUID]) -> None:

@@ -112,7 +112,12 @@ def run() -> None:
 
     console.rule("1. database and health")
     migrate.upgrade(settings.database_url)
-    health = httpx.get(f"{api}/health", timeout=10).json()
+    # A project per run: each run's alert is new to Prometheus, Alertmanager and metamon.
+    project = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    with session_scope() as session:
+        _, key = create_key(session, project, ["ingest", "read", "review", "admin"], name="metamon demo")
+    http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    health = http.get("/health", timeout=10).json()  # the details need a key
     table = Table("dependency", "status", "latency", "detail")
     for name, dep in health["dependencies"].items():
         table.add_row(name, dep["status"], f"{dep['latency_ms']} ms", dep["detail"])
@@ -126,12 +131,7 @@ def run() -> None:
             "(`make demo` starts it with METAMON_ALERTING_PROFILE=fast)[/yellow]"
         )
 
-    # A project per run: each run's alert is new to Prometheus, Alertmanager and metamon.
-    project = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     console.rule(f"2. an API key for project '{project}'")
-    with session_scope() as session:
-        _, key = create_key(session, project, ["ingest", "read", "review", "admin"], name="metamon demo")
-    http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120)
 
     console.rule("3. a week of traffic, then prompt v3 ships")
     release = {"config": {"prompt_version": "v3", "top_k": 4}, "by": "release-pipeline"}
@@ -188,7 +188,12 @@ def run() -> None:
     )
 
     console.rule("6. validation on the golden dataset")
-    validated = http.post("/control/validate-proposal", json={"proposal_id": proposal["id"]}).json()
+    # The request queues the replay (202); `metamon worker` runs it.
+    http.post("/control/validate-proposal", json={"proposal_id": proposal["id"]}).raise_for_status()
+    validated = wait(
+        "the worker's validation",
+        lambda: (p := http.get(f"/proposals/{proposal['id']}").json())["status"] != "validating" and p,
+    )
     v = validated["validation"]
     console.print(
         f"  {v['case_count']} cases: pass rate {v['baseline']['pass_rate']:.1%} -> "

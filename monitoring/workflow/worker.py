@@ -1,6 +1,7 @@
-"""`metamon worker`: turns new firing alerts into proposals. The webhook only stores the alert and an
-outbox row (so it answers in milliseconds); this loop claims the rows with SKIP LOCKED, so any number
-of workers can run, and a failure backs off and retries."""
+"""`metamon worker`: turns new firing alerts into proposals, and validates proposals. The webhook and
+the validation request only store their change and an outbox row (so they answer in milliseconds);
+this loop claims the rows with SKIP LOCKED, so any number of workers can run, and a failure backs off
+and retries. It also sweeps validations no worker finished back to failed_validation."""
 
 import logging
 import time
@@ -10,12 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metamon.agents.research.alerts import alert_target
 from metamon.monitoring.db.models import MonitoringAlert
-from metamon.monitoring.outbox import ALERT_RESEARCH, back_off, claim, mark_done
+from metamon.monitoring.outbox import ALERT_RESEARCH, PROPOSAL_VALIDATION, back_off, claim, mark_done
 from metamon.monitoring.settings import Settings
 from metamon.monitoring.workflow.research import propose_for_alert
+from metamon.monitoring.workflow.validation import run_validation, sweep_stale_validations
 
 log = logging.getLogger(__name__)
 CLAIM_ROWS = 100
+SWEEP_EVERY_SECONDS = 60.0
 
 
 def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
@@ -50,12 +53,45 @@ def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
         return len(rows)
 
 
+def validate_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Run one queued validation; returns how many it ran (0 or 1). The job row stays locked in this
+    transaction for the whole replay: that lock is how the sweeper knows the replay is alive, and if
+    this process dies the row is free again for another worker."""
+    with sessions() as session, session.begin():
+        rows = claim(session, PROPOSAL_VALIDATION, 1)
+        for row in rows:
+            result_id = run_validation(settings, row)
+            mark_done(session, [row])
+            log.info(
+                "proposal validated", extra={"proposal_id": row.aggregate_id, "result_id": str(result_id)}
+            )
+        return len(rows)
+
+
+def sweep_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    with sessions() as session, session.begin():
+        swept = sweep_stale_validations(session, settings)
+    for proposal_id in swept:
+        log.warning(
+            "stale validation swept back to failed_validation", extra={"proposal_id": str(proposal_id)}
+        )
+    return len(swept)
+
+
 def run_forever(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    next_sweep = 0.0
     while True:
-        try:
-            handled = research_once(settings, sessions)
-        except Exception:
-            log.exception("worker pass failed")
-            handled = 0
+        handled = 0
+        for work in (research_once, validate_once):
+            try:
+                handled += work(settings, sessions)
+            except Exception:
+                log.exception("worker pass failed", extra={"work": work.__name__})
+        if time.monotonic() >= next_sweep:
+            try:
+                sweep_once(settings, sessions)
+            except Exception:
+                log.exception("sweeping stale validations failed")
+            next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
         if not handled:
             time.sleep(settings.indexer_poll_seconds)

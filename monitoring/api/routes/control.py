@@ -1,11 +1,12 @@
 """`POST /api/v1/control/...`: run an agent now instead of waiting for the scheduler."""
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
@@ -15,17 +16,22 @@ from metamon.agents.research.metrics import METRICS as RESEARCH_METRICS
 from metamon.agents.validation.agent import NoGoldenCases
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from metamon.monitoring.api.routes.metrics import run_json
-from metamon.monitoring.api.routes.proposals import own_proposal, proposal_json, validation_json
-from metamon.monitoring.db.models import EvaluationRun, MonitoringAlert, ValidationResult
+from metamon.monitoring.api.routes.proposals import proposal_json
+from metamon.monitoring.db.models import EvaluationRun, MonitoringAlert
 from metamon.monitoring.db.session import session_factory
 from metamon.monitoring.workflow.proposals import InvalidTransition
 from metamon.monitoring.workflow.research import propose
-from metamon.monitoring.workflow.validation import BadTarget, NoSuchProposal, NothingToValidate
-from metamon.monitoring.workflow.validation import validate_proposal as run_validation
+from metamon.monitoring.workflow.validation import (
+    BadTarget,
+    NoSuchProposal,
+    NothingToValidate,
+    request_validation,
+)
 
 router = APIRouter(prefix="/control", tags=["control"])
 METRIC_NAMES = tuple(RESEARCH_METRICS)
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class EvaluateRequest(BaseModel):
@@ -99,22 +105,47 @@ def generate_proposal(
 class ValidateProposalRequest(BaseModel):
     proposal_id: uuid.UUID
     target: str | None = Field(
-        None, max_length=2000, description="http(s) endpoint or module:function; default: the app's setting."
+        None,
+        max_length=100,
+        description="The name of a validation target the operator registered (METAMON_VALIDATION_TARGETS); "
+        "default: the one named like the proposal's app, else `default`. Never a URL or a module.",
     )
-    tags: list[str] | None = Field(
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         None, max_length=50, description="Only golden cases with one of these tags."
     )
 
+    @field_validator("target")
+    @classmethod
+    def _a_name(cls, target: str | None) -> str | None:
+        if target is not None and not TARGET_NAME.fullmatch(target):
+            raise ValueError(
+                "name a registered validation target (letters, digits, '_', '-', '.'), not a URL or module"
+            )
+        return target
 
-@router.post("/validate-proposal")
+
+class ValidationQueued(BaseModel):
+    proposal_id: uuid.UUID
+    status: Literal["validating"]
+    target: str
+    location: str = Field(description="GET it for the status and, once done, the validation result.")
+
+
+@router.post("/validate-proposal", status_code=status.HTTP_202_ACCEPTED, response_model=ValidationQueued)
 def validate_proposal(
-    body: ValidateProposalRequest, session: SessionDep, settings: SettingsDep, principal: Admin
-) -> dict:
-    """Replay the golden dataset through the app's active config and the proposal's candidate config,
-    decide with paired statistics, and move the proposal to validated or failed_validation. While the
-    replay runs the proposal is `validating` for everyone."""
+    body: ValidateProposalRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Admin,
+    request: Request,
+    response: Response,
+) -> ValidationQueued:
+    """Queue the replay of the golden dataset through the app's active config and the proposal's
+    candidate config: the proposal is `validating` for everyone from now on, and a worker moves it to
+    validated or failed_validation (paired statistics). 202 with where to look."""
     try:
-        result_id = run_validation(
+        proposal, target = request_validation(
+            session,
             settings,
             project_id=principal.project_id,
             proposal_id=body.proposal_id,
@@ -127,7 +158,6 @@ def validate_proposal(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except (InvalidTransition, NothingToValidate, NoGoldenCases) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    proposal = own_proposal(session, principal, body.proposal_id)
-    return proposal_json(proposal, full=True) | {
-        "validation": validation_json(session.get(ValidationResult, result_id))
-    }
+    location = request.app.url_path_for("get_proposal", proposal_id=str(proposal.id))
+    response.headers["Location"] = location
+    return ValidationQueued(proposal_id=proposal.id, status="validating", target=target, location=location)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from metamon.monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert
 from metamon.monitoring.db.session import session_factory, session_scope
-from metamon.monitoring.workflow.worker import research_once
+from metamon.monitoring.workflow.worker import research_once, validate_once
 from tests.conftest import _client
 from tests.live import api_server
 from tests.monitoring.alerting_payloads import alert, notification
@@ -19,6 +19,21 @@ from tests.monitoring.workflow.seed import prompt_regression_now
 def drain(settings) -> None:
     while research_once(settings, session_factory(settings.database_url)):
         pass
+
+
+def validate(client, settings, pid: str, headers: dict, **body) -> httpx.Response:
+    """Ask for a validation (202), let the worker run it, and read the proposal where the 202 said."""
+    queued = client.post(
+        "/api/v1/control/validate-proposal", json={"proposal_id": pid, **body}, headers=headers
+    )
+    if queued.status_code != 202:
+        return queued
+    assert queued.json()["status"] == "validating"
+    assert queued.json()["location"] == queued.headers["Location"] == f"/api/v1/proposals/{pid}"
+    assert client.get(queued.json()["location"], headers=headers).json()["status"] == "validating"
+    while validate_once(settings, session_factory(settings.database_url)):
+        pass
+    return client.get(queued.json()["location"], headers=headers)
 
 
 def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposal(
@@ -84,7 +99,7 @@ def test_generate_validate_and_decide(client, make_key, settings, database_url):
 
     # Not validated yet: approving is a conflict.
     assert client.post(f"/api/v1/proposals/{pid}/approve", json={}, headers=headers).status_code == 409
-    validated = client.post("/api/v1/control/validate-proposal", json={"proposal_id": pid}, headers=headers)
+    validated = validate(client, settings, pid, headers)
     assert validated.status_code == 200, validated.text
     body = validated.json()
     assert body["status"] == "validated" and body["validation"]["passed"] is True
@@ -137,19 +152,16 @@ def new_proposal(client, headers) -> dict:
     return made.json()["proposal"]
 
 
-def test_a_proposal_is_validating_for_everyone_while_the_replay_runs(
-    client, make_key, settings, database_url
-):
+def test_a_proposal_is_validating_for_everyone_while_the_replay_runs(make_key, settings, database_url):
     headers = make_key("loop-validating", scopes=("read", "admin"))
     prompt_regression_now(database_url, "loop-validating")
-    pid = new_proposal(client, headers)["id"]
-    watched.update(database_url=database_url, proposal_id=pid, seen=set())
-
-    validated = client.post(
-        "/api/v1/control/validate-proposal",
-        json={"proposal_id": pid, "target": "tests.monitoring.workflow.observing_target:observe"},
-        headers=headers,
+    observed = settings.model_copy(
+        update={"validation_targets": {"observer": "tests.monitoring.workflow.observing_target:observe"}}
     )
+    for client in _client(observed):
+        pid = new_proposal(client, headers)["id"]
+        watched.update(database_url=database_url, proposal_id=pid, seen=set())
+        validated = validate(client, observed, pid, headers, target="observer")
 
     assert validated.status_code == 200, validated.text
     assert watched["seen"] == {"validating"} and validated.json()["status"] == "validated"
@@ -162,25 +174,24 @@ def test_a_bad_target_is_refused_and_a_replay_that_cannot_run_fails_with_its_rea
     prompt_regression_now(database_url, "loop-broken")
     pid = new_proposal(client, headers)["id"]
 
-    def validate(**body):
-        return client.post(
-            "/api/v1/control/validate-proposal", json={"proposal_id": pid, **body}, headers=headers
-        )
+    def status() -> str:
+        return client.get(f"/api/v1/proposals/{pid}", headers=headers).json()["status"]
 
-    bad = validate(target="tests.monitoring.workflow.observing_target:no_such_function")
-    assert bad.status_code == 422 and "no_such_function" in bad.json()["detail"]
-    assert client.get(f"/api/v1/proposals/{pid}", headers=headers).json()["status"] == "pending"
-
-    no_cases = validate(tags=["no-such-tag"])
+    no_cases = validate(client, settings, pid, headers, tags=["no-such-tag"])
     assert no_cases.status_code == 409 and "no golden cases" in no_cases.json()["detail"]
-    assert client.get(f"/api/v1/proposals/{pid}", headers=headers).json()["status"] == "failed_validation"
+    assert status() == "pending"
+
+    # The registered target changed between the request and the replay, to one that cannot load.
+    moved = settings.model_copy(update={"validation_targets": {"default": "tests.no_such_module:answer"}})
+    failed = validate(client, moved, pid, headers)
+    assert failed.json()["status"] == "failed_validation"
     with session_scope(database_url) as session:
         last = session.scalars(
             select(AuditLog).where(AuditLog.entity_id == pid).order_by(AuditLog.id.desc())
         ).first()
-    assert last.action == "proposal.failed_validation" and "no-such-tag" in last.after["error"]
+    assert last.action == "proposal.failed_validation" and "tests.no_such_module" in last.after["error"]
     # Failed is not final: validated again, it passes.
-    assert validate().json()["status"] == "validated"
+    assert validate(client, settings, pid, headers).json()["status"] == "validated"
 
 
 @pytest.mark.parametrize(("high_impact_from", "expected"), [(0.05, "validated"), (0.9, "approved")])
@@ -196,9 +207,7 @@ def test_the_auto_approve_policy_approves_low_risk_low_impact_proposals_only(
     for client in _client(policy):
         made = new_proposal(client, headers)
         assert made["risk"] == "low" and 0.05 <= made["expected_improvement"] < 0.9
-        validated = client.post(
-            "/api/v1/control/validate-proposal", json={"proposal_id": made["id"]}, headers=headers
-        )
+        validated = validate(client, policy, made["id"], headers)
         assert validated.json()["status"] == expected
         if expected == "approved":
             assert validated.json()["reviewer"] == "policy"
