@@ -259,7 +259,7 @@ def measure(url, token, n, replays, clients, project, name, server) -> dict:
 
 
 def bench_webhook(base, db_url: str, args) -> dict:
-    n, replays, clients, token = args.notifications, args.replays, args.clients, base.alert_webhook_token
+    n, replays, clients, token = args.notifications, args.replays, args.clients, base.webhook_token()
     project = "bench-webhook"
     with session_scope(db_url) as session:
         get_or_create_project(session, project)  # so new alerts take the full path: audit and research queue

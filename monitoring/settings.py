@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -51,7 +51,7 @@ def is_loopback(host: str) -> bool:
 
 def refuse_public_bind_with_known_token(settings: "Settings", host: str) -> None:
     """Raise when the API would listen beyond loopback with a webhook token anyone could know."""
-    token = settings.alert_webhook_token
+    token = settings.webhook_token()
     if is_loopback(host) or (token not in KNOWN_WEBHOOK_TOKENS and len(token) >= MIN_PUBLIC_TOKEN_LENGTH):
         return
     raise ValueError(
@@ -183,9 +183,11 @@ class Settings(BaseSettings):
     alerting_profile: Literal["standard", "fast"] = "standard"
     # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token. Unset, it is
     # read from alert_webhook_token_file (default <stack_dir>/secrets/alert_webhook_token), which the
-    # first process to need it generates (random, mode 0600). There is no built-in default.
+    # first process to need it generates (random, mode 0600). There is no built-in default. Read it
+    # with `webhook_token()`.
     alert_webhook_token: str = ""
     alert_webhook_token_file: Path | None = None
+    _webhook_token: str | None = PrivateAttr(None)
     # Slack incoming-webhook URL for critical alerts; no Slack receiver is rendered while it is empty.
     slack_webhook_url: str = ""
     # SMTP for alert emails and the daily digest (the local stack has no mail server of its own).
@@ -290,12 +292,19 @@ class Settings(BaseSettings):
         self.elasticsearch_url = self.elasticsearch_url or f"http://127.0.0.1:{self.elasticsearch_port}"
         self.prometheus_url = self.prometheus_url or f"http://127.0.0.1:{self.prometheus_port}"
         self.alertmanager_url = self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
-        if not self.alert_webhook_token:
-            self.alert_webhook_token_file = (
-                self.alert_webhook_token_file or self.stack_dir / "secrets" / "alert_webhook_token"
-            )
-            self.alert_webhook_token = read_or_create_secret(self.alert_webhook_token_file)
+        self.alert_webhook_token_file = (
+            self.alert_webhook_token_file or self.stack_dir / "secrets" / "alert_webhook_token"
+        ).resolve()
         return self
+
+    def webhook_token(self) -> str:
+        """The webhook's bearer token: the setting, else the file's (generated on first use). Read
+        once per settings object: the webhook checks it on every notification."""
+        if self._webhook_token is None:
+            self._webhook_token = self.alert_webhook_token or read_or_create_secret(
+                self.alert_webhook_token_file
+            )
+        return self._webhook_token
 
     @property
     def maintenance_database_url(self) -> str:

@@ -66,3 +66,13 @@ def test_every_service_built_from_here_has_a_dockerfile():
     for service in COMPOSE["services"].values():
         if "build" in service:
             assert (ROOT / service["build"] / "Dockerfile").exists()
+
+
+def test_no_webhook_token_ships_in_the_file_and_api_and_renderer_share_the_generated_one():
+    env = COMPOSE["x-metamon-env"]
+    assert "METAMON_ALERT_WEBHOOK_TOKEN" not in env
+    token_dir = str(Path(env["METAMON_ALERT_WEBHOOK_TOKEN_FILE"]).parent)
+    for name in ("api", "alertmanager-config"):
+        service = COMPOSE["services"][name]
+        assert "METAMON_ALERT_WEBHOOK_TOKEN" not in service["environment"]
+        assert any(v.split(":")[1] == token_dir for v in service["volumes"]), name

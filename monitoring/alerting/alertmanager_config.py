@@ -114,7 +114,7 @@ def webhook_url(settings: Settings) -> str:
 
 def _secret_values(settings: Settings) -> dict[str, str]:
     """The secret files this rendering needs: an unset Slack URL or SMTP password has none."""
-    values = {WEBHOOK_TOKEN_FILE: settings.alert_webhook_token}
+    values = {WEBHOOK_TOKEN_FILE: settings.webhook_token()}
     if settings.slack_webhook_url:
         values[SLACK_URL_FILE] = settings.slack_webhook_url
     if settings.smtp_password:

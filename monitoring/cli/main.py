@@ -8,7 +8,7 @@ import uvicorn
 from metamon.monitoring.cli import alerting, dashboards, db, digest, keys, rules, settings, stack
 from metamon.monitoring.cli.evaluate import evaluate
 from metamon.monitoring.logs import configure_logging
-from metamon.monitoring.settings import get_settings
+from metamon.monitoring.settings import get_settings, refuse_public_bind_with_known_token
 
 app = typer.Typer(help="metamon: meta-monitoring for LLM and RAG applications.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
@@ -28,13 +28,21 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: METAMON_API_PORT.")] = None,
     workers: int = 1,
 ) -> None:
-    """Run the API under uvicorn."""
+    """Run the API under uvicorn. Beyond loopback it refuses a known or short webhook token."""
     settings = get_settings()
     configure_logging(settings.log_level)
+    host = host or settings.api_host
+    try:
+        refuse_public_bind_with_known_token(settings, host)
+    except ValueError as exc:
+        typer.echo(f"metamon serve: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not settings.alert_webhook_token:
+        typer.echo(f"the webhook token is in {settings.alert_webhook_token_file}", err=True)
     uvicorn.run(
         "metamon.monitoring.api.main:create_app",
         factory=True,
-        host=host or settings.api_host,
+        host=host,
         port=port or settings.api_port,
         workers=workers,
         log_config=None,

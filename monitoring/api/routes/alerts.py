@@ -53,7 +53,7 @@ async def alertmanager_webhook(
     """Alertmanager's webhook (payload version 4), authenticated with the bearer token it is given."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), settings.alert_webhook_token.encode()
+        token.encode(), settings.webhook_token().encode()
     ):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -52,7 +52,7 @@ def test_postgres_stopped_every_route_answers_503_json_with_retry_after(client, 
     assert run_metamon("stack", "down", "postgres").returncode == 0
     try:
         for method, path in operations:
-            assert_unavailable(call(client, method, path, headers, settings.alert_webhook_token), path)
+            assert_unavailable(call(client, method, path, headers, settings.webhook_token()), path)
         otlp = client.post(
             "/v1/traces",
             content=b'{"resourceSpans": []}',

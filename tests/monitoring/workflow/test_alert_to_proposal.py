@@ -41,7 +41,7 @@ def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposa
 ):
     make_key("loop-storm")
     project_id = prompt_regression_now(settings.database_url, "loop-storm")
-    hook = {"Authorization": f"Bearer {settings.alert_webhook_token}"}
+    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
     bodies = [
         notification(alert(f"storm-{i:04d}", project="loop-storm", app="support-bot", model=f"m{i % 7}"))
         for i in range(1000)

@@ -13,7 +13,7 @@ from tests.monitoring.alerting_payloads import alert, notification
 
 @pytest.fixture
 def hook(settings):
-    return {"Authorization": f"Bearer {settings.alert_webhook_token}"}
+    return {"Authorization": f"Bearer {settings.webhook_token()}"}
 
 
 def stored(database_url: str, fingerprint: str) -> list[MonitoringAlert]:
