@@ -43,7 +43,8 @@ def down(services: Only = None) -> None:
 
 @app.command()
 def status() -> None:
-    """Show each service's process state and health; exit 1 when any is unhealthy."""
+    """Show each service's process state and health, and the log tail of any service supervisor gave up
+    on; exit 1 when any is unhealthy."""
     rows = control.status(get_settings())
     table = Table("service", "process", "pid", "health", "latency", "detail")
     for row in rows:
@@ -57,5 +58,9 @@ def status() -> None:
             escape(row.probe.detail[:80]),
         )
     console.print(table)
+    for row in rows:
+        if row.gave_up:
+            err.print(f"[bold red]{row.name} gave up (FATAL):[/]", highlight=False)
+            err.print(row.gave_up, markup=False, highlight=False)
     if not all(row.probe.healthy for row in rows):
         raise typer.Exit(1)

@@ -35,6 +35,8 @@ class ServiceStatus:
     state: str  # supervisor's state name, or STOPPED when supervisord is not running
     pid: int | None
     probe: ProbeResult
+    # When supervisor gave up on it (FATAL: it kept dying at start): why, and the tail of its log.
+    gave_up: str | None = None
 
 
 def _tail(path, lines: int = LOG_TAIL_LINES) -> str:
@@ -125,7 +127,8 @@ def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say)
     deadline = time.monotonic() + settings.stack_start_timeout
     while True:
         state = supervisor.states().get(svc.name, {}).get("statename", "UNKNOWN")
-        if state in ("FATAL", "EXITED", "BACKOFF", "STOPPED"):
+        # BACKOFF and EXITED pass: supervisor restarts it, with back-off, until it gives up (FATAL).
+        if state in ("FATAL", "STOPPED"):
             raise _failure(settings, svc, f"the process is {state}")
         result = probe(svc, state)
         if result.healthy:
@@ -156,14 +159,27 @@ def down(settings: Settings, only: list[str] | None = None) -> None:
         supervisor.shutdown()
 
 
-def status(settings: Settings) -> list[ServiceStatus]:
+def status(settings: Settings, services: list[Service] | None = None) -> list[ServiceStatus]:
     states = Supervisor(settings).states()
-    return [
-        ServiceStatus(
-            name=svc.name,
-            state=states.get(svc.name, {}).get("statename", "STOPPED"),
-            pid=states.get(svc.name, {}).get("pid") or None,
-            probe=probe(svc, states.get(svc.name, {}).get("statename", "STOPPED")),
+    rows = []
+    for svc in stack_services(settings) if services is None else services:
+        info = states.get(svc.name, {})
+        state = info.get("statename", "STOPPED")
+        gave_up = None
+        if state == "FATAL":
+            log = log_path(settings, svc.name)
+            gave_up = (
+                f"supervisor gave up on {svc.name} after {settings.stack_start_retries} restarts "
+                f"({info.get('spawnerr') or info.get('description') or 'it kept dying at start'}); "
+                f"`metamon stack up {svc.name}` tries again\n--- last lines of {log} ---\n{_tail(log)}"
+            )
+        rows.append(
+            ServiceStatus(
+                name=svc.name,
+                state=state,
+                pid=info.get("pid") or None,
+                probe=probe(svc, state),
+                gave_up=gave_up,
+            )
         )
-        for svc in stack_services(settings)
-    ]
+    return rows

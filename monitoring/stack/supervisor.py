@@ -14,6 +14,11 @@ from metamon.monitoring.settings import Settings
 from metamon.monitoring.stack import StackError
 from metamon.monitoring.stack.services import Service
 
+# A process that dies sooner than this after starting failed to start: retried with back-off, then
+# FATAL. Later deaths are restarted at once, at most one per START_SECONDS. Python services take
+# several seconds to import on a loaded machine, so this is not the 1 s supervisor defaults to.
+START_SECONDS = 10
+
 
 def socket_path(settings: Settings) -> Path:
     return settings.stack_dir / "run" / "supervisor.sock"
@@ -47,11 +52,13 @@ def render_config(settings: Settings, services: list[Service], stack_user: str |
             "",
             f"[program:{svc.name}]",
             "command=" + " ".join(_quote(arg) for arg in svc.command),
-            # `stack up` starts each one itself, after checking its port.
+            # `stack up` starts each one itself, after checking its port. A process that dies is
+            # restarted; one that dies within startsecs is retried startretries times, each wait a
+            # second longer than the last (supervisor's back-off), then given up on: FATAL.
             "autostart=false",
             "autorestart=unexpected",
-            "startsecs=3",
-            "startretries=1",
+            f"startsecs={START_SECONDS}",
+            f"startretries={settings.stack_start_retries}",
             f"stopsignal={svc.stopsignal}",
             "stopwaitsecs=60",
             "stopasgroup=true",
