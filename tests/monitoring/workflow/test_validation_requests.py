@@ -1,7 +1,10 @@
-"""Validation requests name a registered target, nothing else; the worker runs the replay; validations
-no worker finished are swept back with their reason."""
+"""Validation requests name a registered target, nothing else; the worker runs the replay (and a
+worker's crash leaves it to the next one); validations no worker holds are swept back with their
+reason."""
 
+import json
 import os
+import signal
 import subprocess
 import time
 
@@ -14,6 +17,7 @@ from metamon.monitoring.workflow.worker import sweep_once
 from tests.conftest import METAMON, _client
 from tests.monitoring.workflow.seed import prompt_regression_now
 from tests.monitoring.workflow.test_alert_to_proposal import new_proposal
+from tests.paths import CHECKOUT
 
 
 def queue(client, pid: str, headers: dict, **body):
@@ -99,24 +103,58 @@ def test_a_validation_no_worker_holds_is_swept_back_with_its_reason(client, make
     assert queue(client, pid, headers).status_code == 202
 
 
-def test_the_real_worker_process_runs_the_queued_validation(client, make_key, settings, database_url):
-    headers = make_key("val-worker", scopes=("read", "admin"))
-    prompt_regression_now(database_url, "val-worker")
-    pid = new_proposal(client, headers)["id"]
-    worker = subprocess.Popen(
+def real_worker(database_url: str, targets: dict[str, str]) -> subprocess.Popen:
+    """`metamon worker` on the test database, with these registered targets (from this checkout)."""
+    return subprocess.Popen(
         [METAMON, "worker"],
-        env={**os.environ, "METAMON_DATABASE_URL": database_url},
+        env={
+            **os.environ,
+            "METAMON_DATABASE_URL": database_url,
+            "METAMON_VALIDATION_TARGETS": json.dumps(targets),
+            "PYTHONPATH": str(CHECKOUT),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def test_a_worker_killed_in_the_middle_of_a_replay_leaves_the_job_to_the_next_worker(
+    client, make_key, settings, database_url
+):
+    headers = make_key("val-killed", scopes=("read", "admin"))
+    prompt_regression_now(database_url, "val-killed")
+    pid = new_proposal(client, headers)["id"]
+    targets = {"slow": "tests.monitoring.workflow.slow_target:answer"}
+    worker = real_worker(database_url, targets)
+    sessions = session_factory(database_url)
     try:
-        queued = queue(client, pid, headers)
-        assert queued.status_code == 202, queued.text
+        with_slow = settings.model_copy(update={"validation_targets": targets})
+        for slow_client in _client(with_slow):
+            assert queue(slow_client, pid, headers, target="slow").status_code == 202
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the worker holds the job
+            with sessions() as session, session.begin():
+                free = session.scalars(
+                    select(Outbox.id).where(Outbox.aggregate_id == pid).with_for_update(skip_locked=True)
+                ).all()
+            if not free:
+                break
+            time.sleep(0.1)
+        assert not free, "the worker never claimed the job"
+        time.sleep(1)  # into the replay
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+
+    # The crash left the proposal validating, and its job free again: the next worker runs it.
+    assert status(client, pid, headers) == "validating"
+    worker = real_worker(database_url, targets)
+    try:
         deadline = time.monotonic() + 120
         while status(client, pid, headers) == "validating" and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         worker.terminate()
         worker.wait(10)
-    detail = client.get(queued.json()["location"], headers=headers).json()
+    detail = client.get(f"/api/v1/proposals/{pid}", headers=headers).json()
     assert detail["status"] == "validated" and detail["validation"]["case_count"] >= 100
