@@ -86,12 +86,13 @@ class Settings(BaseSettings):
     postgres_db: str = "metamon"
     postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")  # the local stack's PostgreSQL programs
     database_url: str = ""  # derived from the postgres_* fields when empty
-    # Bounded waits on the database, so a hung server costs a client seconds, not minutes: connecting
-    # (libpq's connect_timeout, whole seconds, at least 2), one statement (server-side
-    # statement_timeout; batch jobs run statements of a batch each, well under it), and waiting for a
-    # pooled connection. A `connect_timeout` or `options` in database_url's query wins over these.
+    # Seconds a new database connection may take (libpq's connect_timeout, whole seconds, at least 2):
+    # a hung server costs a client seconds, not minutes. A `connect_timeout` in database_url wins.
     database_connect_timeout_seconds: int = 3
+    # Seconds one statement may run (server-side statement_timeout, on every pooled connection; batch
+    # jobs run one statement per batch, well under it). An `options` in database_url's query wins.
     database_statement_timeout_seconds: float = 30.0
+    # Seconds a request waits for a free pooled connection before its 503.
     database_pool_timeout_seconds: float = 5.0
     # What a 503 tells clients to wait before retrying while the database is unreachable.
     database_retry_after_seconds: int = 5
@@ -181,11 +182,12 @@ class Settings(BaseSettings):
     # Alerting profile of the local stack: "standard" (the committed rules and Alertmanager waits), or
     # "fast" (the same rules with seconds instead of minutes, 1 s scrapes; what `make demo` runs).
     alerting_profile: Literal["standard", "fast"] = "standard"
-    # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token. Unset, it is
-    # read from alert_webhook_token_file (default <stack_dir>/secrets/alert_webhook_token), which the
-    # first process to need it generates (random, mode 0600). There is no built-in default. Read it
-    # with `webhook_token()`.
+    # Alert loop. Alertmanager calls POST /api/v1/alerts/webhook with this bearer token. There is no
+    # built-in default: unset, it is read from METAMON_ALERT_WEBHOOK_TOKEN_FILE.
     alert_webhook_token: str = ""
+    # The file holding the webhook token when METAMON_ALERT_WEBHOOK_TOKEN is unset (default
+    # <stack_dir>/secrets/alert_webhook_token); the first process to need it writes a random one
+    # (mode 0600). Code reads the token with `webhook_token()`.
     alert_webhook_token_file: Path | None = None
     _webhook_token: str | None = PrivateAttr(None)
     # Slack incoming-webhook URL for critical alerts; no Slack receiver is rendered while it is empty.
@@ -256,21 +258,23 @@ class Settings(BaseSettings):
     impact_value_per_point_usd: float = 1.0
     # The registered targets the validation agent replays golden cases through, by name: an http(s)
     # endpoint or a Python callable "module:function". A validation uses the one named like the
-    # proposal's app, else "default"; a request may name another registered one, nothing else. Only
-    # operators set these (settings are server-side); URL targets must be on validation_allowed_hosts.
+    # proposal's app, else "default"; a request may name another registered one, nothing else (a URL
+    # or module in a request is a 422). Only operators set these: settings are server-side.
     validation_targets: dict[str, str] = {"default": "metamon.monitoring.demo.sample_app:answer"}
+    # Hosts a registered http(s) validation target may point at; any other is refused (422).
     validation_allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
-    # A proposal `validating` this long with no worker replaying it (the worker crashed, or the job was
-    # lost) is swept back to its previous state, with the reason in the audit log.
+    # A proposal `validating` this long with no worker replaying it (the worker crashed, or none runs)
+    # is swept back to failed_validation by the worker, with the reason in the audit log.
     validation_stale_seconds: float = 1800.0
 
     # Seconds each dependency check in /api/v1/health may take before it counts as down.
     health_timeout: float = 2.0
     # Seconds `stack up` waits for a service to become healthy.
     stack_start_timeout: float = 180.0
-    # Restarts supervisor tries when a service dies within 3 s of starting, waiting 1 s, 2 s, 3 s...
+    # Restarts supervisor tries when a service dies within 10 s of starting, waiting 1 s, 2 s, 3 s...
     # longer each time, before giving up on it (FATAL, which `metamon stack status` reports).
     stack_start_retries: int = 8
+    # Log level of every metamon process.
     log_level: str = "INFO"
 
     @field_validator("rollout_stages")

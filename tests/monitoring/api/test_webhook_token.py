@@ -26,6 +26,7 @@ def test_the_token_is_generated_once_into_a_0600_file_and_then_read_back(tmp_pat
     assert explicit.webhook_token() == "t" * 40 and not (tmp_path / "set").exists()
 
 
+@pytest.mark.stack  # runs `metamon serve`
 @pytest.mark.parametrize("token", [*sorted(KNOWN_WEBHOOK_TOKENS), "short-token"])
 def test_a_public_bind_refuses_a_known_or_short_token(tmp_path, token):
     refused = run_metamon(
@@ -44,6 +45,7 @@ def test_a_public_bind_refuses_a_known_or_short_token(tmp_path, token):
     refuse_public_bind_with_known_token(settings, "::1")
 
 
+@pytest.mark.stack
 def test_a_public_bind_starts_with_a_generated_token_and_says_where_it_is(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "METAMON_ALERT_WEBHOOK_TOKEN"}

@@ -15,7 +15,10 @@ from metamon.monitoring.stack.prepare import make_dirs
 from metamon.monitoring.stack.services import Service, stack_services
 from metamon.monitoring.stack.supervisor import Supervisor, render_config
 from tests.conftest import run_metamon
+from tests.live import wait_for
 from tests.monitoring.stack.test_stack import TEST_STACKS
+
+pytestmark = pytest.mark.stack  # runs supervisord and the stack's own programs
 
 CRASHES_THEN_RUNS = textwrap.dedent("""\
     import pathlib, sys, time
@@ -48,14 +51,17 @@ def own_stack():
             supervisor.shutdown()
 
 
-def wait_for(supervisor: Supervisor, wanted: dict[str, str], timeout: float = 60) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = {name: info["statename"] for name, info in supervisor.states().items()}
-        if all(states.get(name) == state for name, state in wanted.items()):
-            return states
-        time.sleep(0.2)
-    return states
+def states_reach(supervisor: Supervisor, wanted: dict[str, str], timeout: float = 60) -> dict[str, str]:
+    """The processes' states once they are `wanted`, or as they are when the time is up."""
+
+    def states() -> dict[str, str]:
+        return {name: info["statename"] for name, info in supervisor.states().items()}
+
+    def reached() -> dict[str, str] | None:
+        now = states()
+        return now if all(now.get(name) == state for name, state in wanted.items()) else None
+
+    return wait_for(reached, timeout=timeout, interval=0.2) or states()
 
 
 def test_a_service_dying_at_start_is_restarted_with_back_off_and_given_up_on_only_after_its_retries(
@@ -80,7 +86,7 @@ def test_a_service_dying_at_start_is_restarted_with_back_off_and_given_up_on_onl
     supervisor.start("flaky")
     supervisor.start("doomed")
 
-    states = wait_for(supervisor, {"flaky": "RUNNING", "doomed": "FATAL"})
+    states = states_reach(supervisor, {"flaky": "RUNNING", "doomed": "FATAL"})
     # Three quick crashes (with one retry, the old setting, the second left it FATAL), then it runs.
     assert states == {"flaky": "RUNNING", "doomed": "FATAL"}
     assert (settings.stack_dir / "flaky.count").read_text() == "4"
@@ -104,7 +110,7 @@ def test_stack_status_says_when_a_service_gave_up_with_the_tail_of_its_log(own_s
         supervisor = Supervisor(settings)
         supervisor.ensure_running(render_config(settings, stack_services(settings), None))
         supervisor.start("prometheus")  # its port is taken: it dies at every start
-        assert wait_for(supervisor, {"prometheus": "FATAL"})["prometheus"] == "FATAL"
+        assert states_reach(supervisor, {"prometheus": "FATAL"})["prometheus"] == "FATAL"
         result = run_metamon("stack", "status", env=env)
     assert result.returncode == 1
     line = next(line for line in result.stdout.splitlines() if " prometheus " in line)
