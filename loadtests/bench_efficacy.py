@@ -40,8 +40,10 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,12 +62,13 @@ from metamon.monitoring.alerting.alertmanager_config import render  # noqa: E402
 from metamon.monitoring.settings import Settings, get_settings  # noqa: E402
 from tests.live import alertmanager, api_server, exporter, fast_loop_config, prometheus, worker  # noqa: E402
 
-console = Console(stderr=True, width=150)
+console = Console(stderr=True, width=150, log_path=False)
 
 # --- the scenarios: data in efficacy_scenarios.yaml --------------------------------------------------
 
 SCENARIO_FILE = LOADTESTS / "efficacy_scenarios.yaml"
 DOCS_PER_SOURCE = {"help-center": 60, "faq": 30, "policies": 40}
+POPULAR_SOURCE, POPULAR_NUMBER = "help-center", 17  # the document of the `popular_doc` flag
 PROMPT_CHANGE_DAYS = 2  # v2 until two days ago, v3 since: the innocent prompt serving the whole window
 HISTORY_TRACES = 1400
 
@@ -113,6 +116,9 @@ RATE_WINDOW_PAUSE = 65.0
 # A stated confidence at or above this number counts as above low.
 CONFIDENT_AT = 0.5
 POLL_SECONDS = 1.0
+# Proposal types that abstain (nothing explains the failures). investigate_segment names a segment: judged.
+ABSTAINING = {"investigate"}
+SHOWN = ("fact_accuracy", "guardrail_pass_rate", "sla_compliance", "error_rate")  # the run figures logged
 
 
 # --- traffic --------------------------------------------------------------------------------------
@@ -123,13 +129,17 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
 
 
 def _documents(rng: random.Random, mix: dict) -> list[str]:
-    """Three retrieved document ids, like help-center/doc-17."""
+    """Three retrieved document ids, like help-center/doc-12; the popular document only where `popular_doc`
+    puts it, and never first."""
     docs = []
     for _ in range(3):
         source = _pick(rng, mix["source"])
-        docs.append(f"{source}/doc-{rng.randrange(1, DOCS_PER_SOURCE[source] + 1)}")
-    if rng.random() < mix["popular_doc"] and "help-center/doc-17" not in docs:
-        docs[rng.choice([1, 2])] = "help-center/doc-17"
+        number = rng.randrange(1, DOCS_PER_SOURCE[source])
+        if source == POPULAR_SOURCE and number >= POPULAR_NUMBER:
+            number += 1  # skip the popular document's number
+        docs.append(f"{source}/doc-{number}")
+    if rng.random() < mix["popular_doc"]:
+        docs[rng.choice([1, 2])] = f"{POPULAR_SOURCE}/doc-{POPULAR_NUMBER}"
     return docs
 
 
@@ -339,7 +349,7 @@ def names(expected: str, terms: set[str]) -> bool:
 
 
 def is_hit(proposal: dict, scenario: Scenario) -> bool:
-    if not scenario.expect or proposal.get("proposal_type") == "investigate":
+    if not scenario.expect or proposal.get("proposal_type") in ABSTAINING:
         return False
     terms = cause_terms(proposal.get("root_cause") or {})
     return all(any(names(spelling, terms) for spelling in term) for term in scenario.expect)
@@ -352,7 +362,7 @@ def confidence(proposal: dict) -> tuple[str, bool]:
     if isinstance(stated, dict):
         stated = stated.get("level", stated.get("value", stated.get("score")))
     provisional = bool(proposal.get("provisional") or cause.get("provisional"))
-    if proposal.get("proposal_type") == "investigate":
+    if proposal.get("proposal_type") in ABSTAINING:
         return ("-" if stated is None else str(stated)), False
     if stated is None:
         return "-", not provisional
@@ -375,6 +385,8 @@ class Loop:
     api: str  # .../api/v1
     env: dict  # for `metamon keys create`: the database the API serves
     note: str
+    # project -> its new API key; None: `metamon keys create` (a test may make keys in process)
+    make_key: Callable[[str], str] | None = None
 
 
 @contextmanager
@@ -481,7 +493,8 @@ def send(http: httpx.Client, traces: list[dict]) -> None:
 
 
 def poll(result: Result, http: httpx.Client) -> None:
-    now = time.monotonic()
+    """Read the project's alerts and proposals once; log what is new."""
+    now, seen = time.monotonic(), (result.alert, result.proposal_s)
     if result.alert is None:
         items = http.get("/alerts", params={"limit": 50}).json()["items"]
         mine = [a for a in items if (a.get("labels") or {}).get("project") == result.project]
@@ -492,20 +505,50 @@ def poll(result: Result, http: httpx.Client) -> None:
     if listed and result.proposal_s is None:
         result.proposal_s = now - result.sent_at
     result.proposals = [http.get(f"/proposals/{p['id']}").json() for p in listed]
+    name = result.scenario.name
+    if result.alert != seen[0]:
+        console.log(f"{name:>15}: {result.alert} stored after {result.alert_s:.1f} s")
+    if result.proposal_s != seen[1]:
+        console.log(
+            f"{name:>15}: proposal after {result.proposal_s:.1f} s: {describe(result.top()['root_cause'])}"
+        )
+
+
+def watch(results: list[Result], keys: dict[str, str], api: str, stop: threading.Event) -> None:
+    """In a thread of its own, from the moment each scenario's last hour is sent: poll every second."""
+    clients = {project: _client(api, key) for project, key in keys.items()}
+    while not stop.is_set():
+        for r in results:
+            if r.sent_at is not None:
+                try:
+                    poll(r, clients[r.project])
+                except httpx.HTTPError as exc:
+                    r.error = f"{type(exc).__name__}: {exc}"
+        stop.wait(POLL_SECONDS)
+    for http in clients.values():
+        http.close()
+
+
+def _client(api: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120)
 
 
 def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, seed: int = 1) -> list[Result]:
     """Every phase for all scenarios at once, so the alerts of all of them are awaited together."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     results = [Result(s, f"efficacy-{stamp}-{s.name}") for s in scenarios]
-    clients = {}
-    console.print(f"[bold]loop[/]: {loop.note}")
-    for r in results:
-        key = create_key(r.project, loop.env)
-        clients[r.project] = httpx.Client(
-            base_url=loop.api, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    console.log(f"[bold]loop[/]: {loop.note}")
+    with console.status(f"creating {len(results)} projects and their keys"), ThreadPoolExecutor(4) as pool:
+        projects = [r.project for r in results]
+        keys = dict(
+            zip(
+                projects,
+                pool.map(loop.make_key or (lambda p: create_key(p, loop.env)), projects),
+                strict=True,
+            )
         )
-    console.print(f"{len(results)} projects with their keys: efficacy-{stamp}-*")
+    console.log(f"{len(results)} projects with their keys: efficacy-{stamp}-*")
+    clients = {project: _client(loop.api, key) for project, key in keys.items()}
 
     now = datetime.now(UTC)
     hours = {}
@@ -513,7 +556,7 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
         history, hours[r.project] = traffic(r.scenario, now, seed)
         with console.status(f"{r.scenario.name}: sending a week of history ({len(history):,} traces)"):
             send(clients[r.project], history)
-    console.print(f"history sent: {HISTORY_TRACES:,} traces per scenario over 7 days")
+    console.log(f"history sent: {HISTORY_TRACES:,} traces per scenario over 7 days")
     if any(s.metric in RATE_METRICS for s in scenarios):
         with console.status(f"letting the history leave the fast rate windows ({RATE_WINDOW_PAUSE:.0f} s)"):
             time.sleep(RATE_WINDOW_PAUSE)
@@ -521,44 +564,46 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
         now = datetime.now(UTC)
         hours = {r.project: traffic(r.scenario, now, seed)[1] for r in results}
 
-    for r in results:
-        http = clients[r.project]
-        send(http, hours[r.project])
-        r.sent_at = time.monotonic()
-        body = http.post("/control/evaluate", json={"max_traces": 100_000}).json()
-        r.evaluated_at = time.monotonic()
-        app_run = next((x for x in body["runs"] if x["app"] == APP and x["model"] is None), None)
-        figures = ", ".join(
-            f"{k} {v:.3f}"
-            for k, v in (app_run or {}).get("metrics", {}).items()
-            if k in ("fact_accuracy", "guardrail_pass_rate", "sla_compliance", "error_rate") and v is not None
-        )
-        console.print(
-            f"{r.scenario.name:>15}: last hour sent and scored ({body['scored']:,} scored): {figures}"
-        )
-
-    deadline = time.monotonic() + timeout
-    with console.status("waiting for alerts and proposals") as status:
-        while True:
-            for r in results:
-                try:
-                    poll(r, clients[r.project])
-                except httpx.HTTPError as exc:
-                    r.error = f"{type(exc).__name__}: {exc}"
-            now_m = time.monotonic()
-            waiting = [r.scenario.name for r in results if r.scenario.when is not None and not r.proposals]
-            quiet_left = max(quiet - (now_m - r.evaluated_at) for r in results)
-            status.update(
-                f"waiting {deadline - now_m:.0f} s at most; no proposal yet: {', '.join(waiting) or 'none'}"
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(results, keys, loop.api, stop), daemon=True)
+    watcher.start()
+    try:
+        for r in results:
+            http = clients[r.project]
+            with console.status(f"{r.scenario.name}: sending the last hour and evaluating"):
+                send(http, hours[r.project])
+                r.sent_at = time.monotonic()
+                body = http.post("/control/evaluate", json={"max_traces": 100_000}).json()
+            r.evaluated_at = time.monotonic()
+            run_ = next((x for x in body["runs"] if x["app"] == APP and x["model"] is None), {})
+            figures = ", ".join(
+                f"{k} {v:.3f}" for k, v in run_.get("metrics", {}).items() if k in SHOWN and v is not None
             )
-            if (not waiting and quiet_left <= 0) or now_m > deadline:
-                break
-            time.sleep(POLL_SECONDS)
+            console.log(
+                f"{r.scenario.name:>15}: last hour sent ({len(hours[r.project])}) and scored: {figures}"
+            )
+
+        deadline = time.monotonic() + timeout
+        with console.status("waiting for alerts and proposals") as status:
+            while (now_m := time.monotonic()) < deadline:
+                waiting = [
+                    r.scenario.name for r in results if r.scenario.when is not None and not r.proposals
+                ]
+                quiet_left = max(quiet - (now_m - r.evaluated_at) for r in results)
+                status.update(f"{deadline - now_m:.0f} s left at most; no proposal yet: {', '.join(waiting)}")
+                if not waiting and quiet_left <= 0:
+                    break
+                time.sleep(POLL_SECONDS)
+    finally:
+        stop.set()
+        watcher.join()
+        for http in clients.values():
+            http.close()
     late = [r.scenario.name for r in results if r.scenario.when is not None and r.alert is None]
     if late:
-        console.print(f"[yellow]no alert within {timeout:.0f} s for: {', '.join(late)}[/]")
-    for http in clients.values():
-        http.close()
+        console.log(
+            f"[yellow]no alert within {timeout:.0f} s of the last evaluation for: {', '.join(late)}[/]"
+        )
     return results
 
 
@@ -573,11 +618,17 @@ def table(rows: list[dict]) -> Table:
             "-" if row["alert_seconds"] is None else f"{row['alert_seconds']:.1f}",
             "-" if row["proposal_seconds"] is None else f"{row['proposal_seconds']:.1f}",
             row["top_root_cause"] + (f" ({row['top_proposal_type']})" if row["top_proposal_type"] else ""),
-            "hit" if row["hit"] else "[red]miss[/]",
+            _verdict(row),
             row["confidence"],
             str(row["wrong_confident"]),
         )
     return t
+
+
+def _verdict(row: dict) -> str:
+    if row["scenario"] == "null":
+        return "clean" if row["hit"] else "[red]not clean[/]"
+    return "hit" if row["hit"] else "[red]miss[/]"
 
 
 def summary(rows: list[dict]) -> dict:
