@@ -385,6 +385,7 @@ class Loop:
     api: str  # .../api/v1
     env: dict  # for `metamon keys create`: the database the API serves
     note: str
+    prometheus: str  # only to say why alerts are late
     # project -> its new API key; None: `metamon keys create` (a test may make keys in process)
     make_key: Callable[[str], str] | None = None
 
@@ -394,20 +395,20 @@ def stack_loop(settings: Settings) -> Iterator[Loop]:
     """The running stack; a fast-profile Prometheus and Alertmanager of our own if it runs the standard."""
     api = f"http://{settings.api_host}:{settings.api_port}"
     if settings.alerting_profile == "fast":
-        yield Loop(f"{api}/api/v1", {}, "the stack's API, exporter, worker, Prometheus, Alertmanager (fast)")
+        note = "the stack's API, exporter, worker, Prometheus, Alertmanager (fast)"
+        yield Loop(f"{api}/api/v1", {}, note, settings.prometheus_url)
         return
     with tempfile.TemporaryDirectory(prefix="bench-efficacy-") as tmp:
         directory = Path(tmp)
         render(settings, directory / "alertmanager", fast=True)
         with alertmanager(directory / "alertmanager") as am:
             config = fast_loop_config(am, f"127.0.0.1:{settings.exporter_port}", api)
-            with prometheus(config, directory):
-                yield Loop(
-                    f"{api}/api/v1",
-                    {},
+            with prometheus(config, directory) as prometheus_url:
+                note = (
                     "the stack's API, exporter and worker; the stack runs the standard alerting profile, so "
-                    "a fast-profile Prometheus and Alertmanager of the benchmark's own",
+                    "a fast-profile Prometheus and Alertmanager of the benchmark's own"
                 )
+                yield Loop(f"{api}/api/v1", {}, note, prometheus_url)
 
 
 @contextmanager
@@ -421,10 +422,9 @@ def own_loop(settings: Settings, database_url: str) -> Iterator[Loop]:
         own = settings.model_copy(update={"api_port": int(api.rsplit(":", 1)[1])})
         render(own, directory / "alertmanager", fast=True)
         am = stack.enter_context(alertmanager(directory / "alertmanager"))
-        stack.enter_context(prometheus(fast_loop_config(am, target, api), directory))
-        yield Loop(
-            f"{api}/api/v1", {"METAMON_DATABASE_URL": database_url}, f"own processes on {database_url}"
-        )
+        prometheus_url = stack.enter_context(prometheus(fast_loop_config(am, target, api), directory))
+        env = {"METAMON_DATABASE_URL": database_url}
+        yield Loop(f"{api}/api/v1", env, f"own processes on {database_url}", prometheus_url)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -599,12 +599,39 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
         watcher.join()
         for http in clients.values():
             http.close()
-    late = [r.scenario.name for r in results if r.scenario.when is not None and r.alert is None]
+    late = [r for r in results if r.scenario.when is not None and r.alert is None]
     if late:
         console.log(
-            f"[yellow]no alert within {timeout:.0f} s of the last evaluation for: {', '.join(late)}[/]"
+            f"[yellow]no alert within {timeout:.0f} s of the last evaluation for: "
+            f"{', '.join(r.scenario.name for r in late)}. {why_late(loop.prometheus, late)}[/]"
         )
     return results
+
+
+def why_late(prometheus_url: str, late: list[Result]) -> str:
+    """What Prometheus says about the missing alerts: scrapes of the exporter that failed reset the
+    alerts' `for` (a busy machine: the fast profile's scrape timeout is 1 s), or alerts still pending."""
+
+    def value(promql: str) -> list[dict]:
+        response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": promql}, timeout=10)
+        return response.json()["data"]["result"]
+
+    try:
+        up = value('avg_over_time(up{job="metamon-exporter"}[5m])')
+        slowest = value('max_over_time(scrape_duration_seconds{job="metamon-exporter"}[5m])')
+        projects = "|".join(r.project for r in late)  # letters, digits and dashes: nothing to escape
+        pending = value(f'count(ALERTS{{alertstate="pending", project=~"{projects}"}})')
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        return f"Prometheus could not say why ({exc})."
+    said = []
+    if up and slowest:
+        said.append(
+            f"Prometheus got {float(up[0]['value'][1]):.0%} of its exporter scrapes over the last 5 minutes "
+            f"(slowest {float(slowest[0]['value'][1]):.1f} s): a failed scrape resets a pending alert."
+        )
+    if pending:
+        said.append(f"{pending[0]['value'][1]} alerts of these projects are pending, not firing.")
+    return " ".join(said)
 
 
 def table(rows: list[dict]) -> Table:
