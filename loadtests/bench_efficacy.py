@@ -99,7 +99,7 @@ def load_scenarios(path: Path = SCENARIO_FILE) -> tuple[dict, dict, list[Scenari
 TRAFFIC, HEALTHY, SCENARIOS = load_scenarios()
 BY_NAME = {s.name: s for s in SCENARIOS}
 
-# Figures a fact is stated in, per domain: (question, fact with {n}, unit kept when the answer is wrong).
+# Per domain: (the question, its fact with a figure {n}); a wrong answer keeps the unit, not the figure.
 FACTS = {
     "billing": ("How many days does a refund take for", "{n} days"),
     "shipping": ("How many business days does delivery take for", "{n} business days"),
