@@ -589,7 +589,9 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
                 waiting = [
                     r.scenario.name for r in results if r.scenario.when is not None and not r.proposals
                 ]
-                quiet_left = max(quiet - (now_m - r.evaluated_at) for r in results)
+                # The null scenario is watched at least as long as the slowest alert of this run took.
+                watched = max([quiet, *(r.alert_s for r in results if r.alert_s is not None)])
+                quiet_left = max(watched - (now_m - r.evaluated_at) for r in results)
                 status.update(f"{deadline - now_m:.0f} s left at most; no proposal yet: {', '.join(waiting)}")
                 if not waiting and quiet_left <= 0:
                     break
@@ -676,7 +678,9 @@ def main() -> None:
     parser.add_argument("--scenarios", help="comma-separated names (default: all); see --list")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for alerts and proposals")
-    parser.add_argument("--quiet", type=float, default=45, help="seconds the null scenario must stay quiet")
+    parser.add_argument(
+        "--quiet", type=float, default=45, help="seconds the null scenario must stay quiet (at least)"
+    )
     parser.add_argument("--scratch", action="store_true", help="own processes on a scratch database")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--seed", type=int, default=1)
