@@ -35,6 +35,19 @@ SPAN_COLUMNS = (
     "attributes",
 )
 _STAGE = "ingest_spans_stage"
+CONTENT_KEYS = frozenset(
+    (
+        "input.value",
+        "output.value",
+        "traceloop.entity.input",
+        "traceloop.entity.output",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.retrieval.query.text",
+    )
+)
 # Content joined from log records fills what the span itself lacks, whichever arrived first.
 _UPSERT_SPANS = (
     f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) SELECT {', '.join(SPAN_COLUMNS)} FROM {_STAGE} "
@@ -103,20 +116,30 @@ def _with_content(span: OtelSpan, content: Content | None) -> OtelSpan:
     return replace(span, input=filled.input, output=filled.output, attributes=attrs)
 
 
-def _copy_spans(cur, rows: list[tuple]) -> None:
-    cur.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE spans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    with cur.copy(f"COPY {_STAGE} ({', '.join(SPAN_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    cur.execute(_UPSERT_SPANS)
-    cur.execute(f"DELETE FROM {_STAGE}")  # the next batch in this transaction starts clean
+def _copy_spans(cur, new: list[tuple], known: list[tuple]) -> None:
+    """Spans of traces created by this export cannot exist yet: they are COPied straight into the
+    table. The others (a span sent again, a trace over several exports) are upserted from a stage."""
+    columns = ", ".join(SPAN_COLUMNS)
+    if new:
+        with cur.copy(f"COPY spans ({columns}) FROM STDIN") as copy:
+            for row in new:
+                copy.write_row(row)
+    if known:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE spans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+            for row in known:
+                copy.write_row(row)
+        cur.execute(_UPSERT_SPANS)
+        cur.execute(f"DELETE FROM {_STAGE}")  # the next batch in this transaction starts clean
 
 
 def _span_row(trace_id: uuid.UUID, s: OtelSpan) -> tuple:
     # jsonb goes over COPY as JSON text: orjson is several times faster than psycopg's json.dumps.
-    attrs = orjson.dumps(s.attributes, option=orjson.OPT_NON_STR_KEYS).decode()
+    # Content attributes that became the span's input or output are stored once, there.
+    kept = {k: v for k, v in s.attributes.items() if not (k in CONTENT_KEYS and v in (s.input, s.output))}
+    attrs = orjson.dumps(kept, option=orjson.OPT_NON_STR_KEYS).decode()
     return (trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_time, s.end_time, s.status,
             s.input, s.output, attrs)  # fmt: skip
 
@@ -174,7 +197,17 @@ def ingest_spans(
                 continue
             again.append(trace_row(project_id, item))
         upsert_traces(session, project_id, again)
-    _copy_spans(cur, [_span_row(ids[otel_id], s) for otel_id, group in batch.items() for s in group])
+    created = {r["external_id"] for r in rows if ids[r["external_id"]] == r["id"]}
+    _copy_spans(
+        cur,
+        [_span_row(ids[otel_id], s) for otel_id, group in batch.items() if otel_id in created for s in group],
+        [
+            _span_row(ids[otel_id], s)
+            for otel_id, group in batch.items()
+            if otel_id not in created
+            for s in group
+        ],
+    )
     _finish(session, settings, project_id, ids.values())
     outcome.trace_ids = ids
     return outcome

@@ -514,3 +514,18 @@ def test_openllmetry_shaped_spans(live_api, make_key, database_url):
     assert (trace.model, trace.input_tokens, trace.output_tokens) == ("gpt-4o-mini-2024-07-18", 30, 6)
     assert trace.metadata_["provider"] == "openai"
     assert [s.kind for s in spans] == ["chain", "llm"]
+
+
+def test_an_export_sent_again_changes_nothing(live_api, make_key, database_url):
+    tracer, memory = recorded()
+    rag_trace(tracer)
+    exporter = OTLPSpanExporter(endpoint=f"{live_api}/v1/traces", headers=make_key("otlp-retry"), timeout=10)
+    spans = memory.get_finished_spans()
+    assert exporter.export(spans).name == "SUCCESS"
+    once = trace_summary(database_url, "otlp-retry")
+    assert exporter.export(spans).name == "SUCCESS"  # as an exporter retries after a timeout
+    assert trace_summary(database_url, "otlp-retry") == once
+    [(_, stored_spans)] = stored(database_url, "otlp-retry")
+    assert len(stored_spans) == 4
+    root = next(s for s in stored_spans if s.parent_span_id is None)
+    assert root.input == "How long do refunds take?" and "input.value" not in root.attributes  # stored once
