@@ -2,13 +2,18 @@
 tracer and OpenLLMetry-shaped instrumentations send, and the protocol's answers (partial success,
 google.rpc.Status errors, Retry-After)."""
 
+import base64
 import gzip
 import json
 import socket
 import time
 
 import pytest
+from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -40,6 +45,7 @@ from metamon.monitoring.api.deps import current_settings
 from metamon.monitoring.api.routes import otlp as otlp_route
 from metamon.monitoring.db.models import PendingContent, Project, Span, Trace
 from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.ingest.otlp import mapping, writing
 
 
 def provider_for(live_api: str, headers: dict, service: str) -> TracerProvider:
@@ -529,3 +535,93 @@ def test_an_export_sent_again_changes_nothing(live_api, make_key, database_url):
     assert len(stored_spans) == 4
     root = next(s for s in stored_spans if s.parent_span_id is None)
     assert root.input == "How long do refunds take?" and "input.value" not in root.attributes  # stored once
+
+
+def _any_values():
+    """Generated AnyValues: every kind, nested, with the awkward ones (NaN, NUL, huge ints, bytes)."""
+    scalars = st.one_of(
+        st.builds(lambda v: AnyValue(string_value=v), st.text(max_size=30)),
+        st.builds(lambda v: AnyValue(int_value=v), st.integers(-(2**63), 2**63 - 1)),
+        st.builds(lambda v: AnyValue(double_value=v), st.floats(allow_nan=True, allow_infinity=True)),
+        st.builds(lambda v: AnyValue(bool_value=v), st.booleans()),
+        st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=10)),
+        st.just(AnyValue()),
+    )
+
+    def nest(children):
+        def array(values):
+            value = AnyValue()
+            value.array_value.values.extend(values)
+            return value
+
+        def kvlist(pairs):
+            value = AnyValue()
+            value.kvlist_value.values.extend(KeyValue(key=k, value=v) for k, v in pairs)
+            return value
+
+        return st.one_of(
+            st.builds(array, st.lists(children, max_size=3)),
+            st.builds(kvlist, st.lists(st.tuples(st.text(max_size=8), children), max_size=3)),
+        )
+
+    return st.recursive(scalars, nest, max_leaves=12)
+
+
+# The keys the mapping reads, so generated values land where a type is expected.
+FUZZ_KEYS = sorted(
+    {*mapping.TEXT_KEYS, *mapping.NUMBER_KEYS, *writing.CONTENT_KEYS}
+    | {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.operation.name",
+    }
+    | {"gen_ai.retrieval.documents", "metamon.reference", "metamon.tags", "metamon.metadata", "tag.tags"}
+    | {"retrieval.documents.0.document.id", "gen_ai.prompt.0.content", "openinference.span.kind", "metadata"}
+)
+
+
+@st.composite
+def exports(draw) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for _ in range(draw(st.integers(1, 3))):
+        span = scope.spans.add(
+            trace_id=draw(st.sampled_from([b"\x01" * 16, b"\x02" * 16, b"", b"\x03" * 15])),
+            span_id=draw(st.binary(min_size=8, max_size=8) | st.just(b"")),
+            parent_span_id=draw(st.just(b"") | st.binary(min_size=8, max_size=8)),
+            name=draw(st.text(max_size=20)),
+            start_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+            end_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+        )
+        span.status.code = draw(st.integers(0, 2))
+        for key in draw(st.lists(st.sampled_from(FUZZ_KEYS), max_size=6)):
+            span.attributes.append(KeyValue(key=key, value=draw(_any_values())))
+        for _ in range(draw(st.integers(0, 2))):
+            event = span.events.add(
+                name=draw(st.sampled_from(["exception", "gen_ai.choice", mapping.DETAILS_EVENT]))
+            )
+            event.attributes.append(KeyValue(key=draw(st.sampled_from(FUZZ_KEYS)), value=draw(_any_values())))
+    return request
+
+
+def _as_json(request: ExportTraceServiceRequest) -> bytes:
+    doc = json_format.MessageToDict(request)
+    for rs in doc.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", []):
+            for span in ss.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(doc).encode()
+
+
+@settings_(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(request=exports(), as_json=st.booleans())
+def test_fuzzed_exports_never_get_a_5xx(client_module, key_module, request, as_json):
+    body = _as_json(request) if as_json else request.SerializeToString()
+    media_type = "application/json" if as_json else "application/x-protobuf"
+    resp = client_module.post(
+        "/v1/traces", content=body, headers={**key_module("otlp-fuzz"), "Content-Type": media_type}
+    )
+    assert resp.status_code in (200, 400), resp.content[:500]
