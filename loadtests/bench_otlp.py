@@ -359,7 +359,7 @@ def main() -> None:
     )
     parser.add_argument("--spans", type=int, default=10_000, help="spans per workload")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--indexers", type=int, default=2)
     parser.add_argument("--no-phoenix", action="store_true")
     args = parser.parse_args()

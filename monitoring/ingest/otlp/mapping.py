@@ -113,6 +113,14 @@ class Content:
         """This content, with what it lacks taken from `other`."""
         return Content(self.input or other.input, self.output or other.output, self.system or other.system)
 
+    def join(self, other: "Content") -> "Content":
+        """Both contents, one after the other (several events of one span)."""
+        return Content(
+            _join([self.input, other.input]),
+            _join([self.output, other.output]),
+            _join([self.system, other.system]),
+        )
+
 
 def _text(raw) -> str | None:
     """Content as text: strings as they are, structured values as JSON."""
@@ -306,12 +314,7 @@ def map_span(s, resource: dict) -> OtelSpan:
                 if key in event_attrs:
                     attrs.setdefault(key, event_attrs[key])
         else:
-            event = event_content(e.name, event_attrs)
-            content = Content(
-                _join([content.input, event.input]),
-                _join([content.output, event.output]),
-                _join([content.system, event.system]),
-            )
+            content = content.join(event_content(e.name, event_attrs))
     if s.status.code == 2 and s.status.message:
         attrs.setdefault("exception.message", s.status.message)
     check_types(attrs)

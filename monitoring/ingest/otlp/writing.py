@@ -213,6 +213,17 @@ def ingest_spans(
     return outcome
 
 
+def _content_arrays(ids: dict, merged: dict, keys: list[tuple[str, str]]) -> tuple[list, ...]:
+    """(trace ids, span ids, inputs, outputs, systems) of these spans' content, for unnest()."""
+    return (
+        [ids[t] for t, _ in keys],
+        [s for _, s in keys],
+        [merged[k].input for k in keys],
+        [merged[k].output for k in keys],
+        [merged[k].system for k in keys],
+    )
+
+
 def ingest_content(
     session: Session, settings: Settings, project_id: uuid.UUID, records: list[LoggedContent]
 ) -> None:
@@ -220,13 +231,7 @@ def ingest_content(
     A trace row is made (hidden: not scored, not indexed) to hold the lock and the pending content."""
     merged: dict[tuple[str, str], Content] = {}
     for r in records:
-        had = merged.get((r.trace_id, r.span_id), Content())
-        merged[(r.trace_id, r.span_id)] = Content(
-            *("\n".join(t for t in (a, b) if t) or None for a, b in zip(
-                (had.input, had.output, had.system), (r.content.input, r.content.output, r.content.system),
-                strict=True,
-            ))
-        )  # fmt: skip
+        merged[(r.trace_id, r.span_id)] = merged.get((r.trace_id, r.span_id), Content()).join(r.content)
     if not merged:
         return
     cur = _cursor(session)
@@ -249,13 +254,7 @@ def ingest_content(
         "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[]) "
         "AS v(trace_id, span_id, input, output, system) "
         "WHERE s.trace_id = v.trace_id AND s.span_id = v.span_id RETURNING s.trace_id, s.span_id",
-        (
-            [ids[t] for t, _ in keys],
-            [s for _, s in keys],
-            [merged[k].input for k in keys],
-            [merged[k].output for k in keys],
-            [merged[k].system for k in keys],
-        ),
+        _content_arrays(ids, merged, keys),
     )
     joined = {(t, s) for t, s in cur.fetchall()}
     waiting = [k for k in keys if (ids[k[0]], k[1]) not in joined]
@@ -267,13 +266,7 @@ def ingest_content(
             "input = nullif(concat_ws(E'\\n', otlp_pending_content.input, EXCLUDED.input), ''), "
             "output = nullif(concat_ws(E'\\n', otlp_pending_content.output, EXCLUDED.output), ''), "
             "system = nullif(concat_ws(E'\\n', otlp_pending_content.system, EXCLUDED.system), '')",
-            (
-                [ids[t] for t, _ in waiting],
-                [s for _, s in waiting],
-                [merged[k].input for k in waiting],
-                [merged[k].output for k in waiting],
-                [merged[k].system for k in waiting],
-            ),
+            _content_arrays(ids, merged, waiting),
         )
     # Traces whose spans just got content: derive their fields again.
     touched = sorted({t for t, _ in joined})
