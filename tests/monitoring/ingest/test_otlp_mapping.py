@@ -114,9 +114,7 @@ def test_retrieval_spans_give_the_trace_its_context_and_sources(sdk):
         r.set_attribute("gen_ai.retrieval.query.text", "refund delay")
         r.set_attribute(
             "gen_ai.retrieval.documents",
-            json.dumps(
-                [{"id": "doc-17", "score": 0.9, "content": "Refunds take 30 days."}, {"id": "doc-3"}]
-            ),
+            json.dumps([{"id": "doc-17", "score": 0.9, "content": "Refunds take 30 days."}, {"id": "doc-3"}]),
         )
     spans, fields = mapped(exported())
     retrieval = next(s for s in spans if s.kind == "retrieval")
