@@ -114,8 +114,8 @@ async def _export(request: Request, settings, message_type, extract):
     media_type, body = await read_body(request, (PROTOBUF, JSON), settings.ingest_max_body_bytes)
     if request.headers.get("content-encoding", "").lower() == "gzip":
         body = _gunzip(body, settings.ingest_max_body_bytes)
-    try:
-        items, rejected = extract(decode(media_type, body, message_type))
+    try:  # on the thread pool: mapping is Python work the event loop must not wait for
+        items, rejected = await run_in_threadpool(lambda: extract(decode(media_type, body, message_type)))
     except OtlpError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     return media_type, items, rejected
