@@ -229,10 +229,10 @@ def bench_metamon(settings, env, key, db_url, workloads: dict, clients, api_work
     api = Process(["serve", "--port", str(port), "--workers", str(api_workers)], env)
     workers = [Process(["indexer"], env) for _ in range(indexers)]
     url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/api/v1/health", timeout=180)  # slow to start on a busy machine
     headers = {"Authorization": f"Bearer {key}"}
     results, done = {}, 0
     try:
+        wait_http(f"{url}/api/v1/health", timeout=180)  # slow to start on a busy machine
         for name, (kind, payload, units, traces) in workloads.items():
             start = time.perf_counter()
             if kind == "rest":
