@@ -173,9 +173,9 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 @contextmanager
-def scratch_databases(*names: str, keep: bool = False) -> Iterator[list[str]]:
-    """Fresh databases migrated to head for one benchmark run (their URLs), dropped at the end unless
-    `keep`. The stack's PostgreSQL, never the demo's database."""
+def scratch_databases(*names: str, keep: bool = False, migrated: bool = True) -> Iterator[list[str]]:
+    """Fresh databases migrated to head (empty unless `migrated`, for a peer) for one benchmark run (their
+    URLs), dropped at the end unless `keep`. The stack's PostgreSQL, never the demo's database."""
     settings = get_settings()
     urls = []
     with connect(settings.maintenance_database_url, autocommit=True) as conn:
@@ -186,7 +186,7 @@ def scratch_databases(*names: str, keep: bool = False) -> Iterator[list[str]]:
                 make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
             )
     try:
-        for url in urls:
+        for url in urls if migrated else []:
             migrate.upgrade(url)
         yield urls
     finally:

@@ -5,17 +5,14 @@ with the outbox row that will index it.
 """
 
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from metamon.monitoring.db.models import Span, Trace
-from metamon.monitoring.ingest.otlp import OtelSpan, trace_fields
 from metamon.monitoring.ingest.schemas import TraceIn
 from metamon.monitoring.outbox import enqueue_trace_index
 from metamon.monitoring.settings import Settings
@@ -121,83 +118,3 @@ def ingest_batch(
     enqueue_trace_index(session, project_id, ids.values())
     count_usage(session, settings, ids.values())
     return [(row["external_id"], ids[row["external_id"]]) for row in rows]
-
-
-def ingest_spans(
-    session: Session, settings: Settings, project_id: uuid.UUID, spans: list[OtelSpan]
-) -> dict[str, uuid.UUID]:
-    """Store OTLP spans; create their traces when first seen and re-derive every touched trace's
-    fields from all its stored spans. Returns {OTel trace id: trace id}."""
-    by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
-    for span in spans:
-        by_trace[span.trace_id].append(span)
-    now = datetime.now(UTC)
-    session.execute(
-        pg_insert(Trace)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "project_id": project_id,
-                    "external_id": otel_id,
-                    "timestamp": min(s.start_time for s in group),
-                    "app": "default",
-                    "input": "",
-                    "output": "",
-                    "retrieved_context": [],
-                    "guardrails": [],
-                    "tags": [],
-                    "metadata": {},
-                    "status": "ok",
-                    "updated_at": now,
-                }
-                for otel_id, group in by_trace.items()
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[Trace.project_id, Trace.external_id])
-    )
-    ids = dict(
-        session.execute(
-            select(Trace.external_id, Trace.id).where(
-                Trace.project_id == project_id, Trace.external_id.in_(list(by_trace))
-            )
-        ).all()
-    )
-    span_rows = list(
-        {
-            (s.trace_id, s.span_id): {
-                "trace_id": ids[s.trace_id],
-                "span_id": s.span_id,
-                "parent_span_id": s.parent_span_id,
-                "name": s.name[:500],
-                "kind": s.kind,
-                "start_time": s.start_time,
-                "end_time": s.end_time,
-                "status": s.status,
-                "input": s.input,
-                "output": s.output,
-                "attributes": s.attributes,
-            }
-            for s in spans
-        }.values()
-    )
-    stmt = pg_insert(Span).values(span_rows)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Span.trace_id, Span.span_id],
-            set_={c: stmt.excluded[c] for c in span_rows[0] if c not in ("trace_id", "span_id")},
-        )
-    )
-    stored: dict[uuid.UUID, list[Span]] = defaultdict(list)
-    for span in session.scalars(select(Span).where(Span.trace_id.in_(list(ids.values())))):
-        stored[span.trace_id].append(span)
-    session.execute(
-        update(Trace),
-        [
-            {"id": trace_id, **trace_fields(group), "updated_at": now, "evaluated_at": None}
-            for trace_id, group in stored.items()
-        ],
-    )
-    enqueue_trace_index(session, project_id, ids.values())
-    count_usage(session, settings, ids.values(), require_root_span=True)
-    return ids

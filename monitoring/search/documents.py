@@ -7,6 +7,11 @@ from metamon.monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluati
 SPAN_TEXT_LIMIT = 10_000  # characters of a span's input/output kept for search
 
 
+def _span_text(text: str | None, trace_text: str) -> str:
+    # An OTLP root span's content is its trace's own: indexed once, the trace's field finds it.
+    return "" if not text or text == trace_text else text[:SPAN_TEXT_LIMIT]
+
+
 def trace_document(
     trace: Trace, spans: list[Span], evaluations: list[TraceEvaluation], labels: list[ReviewLabel]
 ) -> dict:
@@ -46,8 +51,8 @@ def trace_document(
                 "name": span.name,
                 "kind": span.kind,
                 "status": span.status,
-                "input": (span.input or "")[:SPAN_TEXT_LIMIT],
-                "output": (span.output or "")[:SPAN_TEXT_LIMIT],
+                "input": _span_text(span.input, trace.input),
+                "output": _span_text(span.output, trace.output),
             }
             for span in spans
         ],

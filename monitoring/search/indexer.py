@@ -47,12 +47,16 @@ def _among(column, ids: list[uuid.UUID]):
 
 # Plain rows, not ORM objects: building thousands of instances per batch costs more than the query.
 _TRACE_COLUMNS = [c.label("metadata_") if c.name == "metadata" else c for c in Trace.__table__.columns]
+# What a document holds of a span (not its attributes: decoding them cost more than the rest).
+_SPAN_COLUMNS = [Span.trace_id, Span.span_id, Span.name, Span.kind, Span.status, Span.input, Span.output]
 
 
 def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
     traces = session.execute(select(*_TRACE_COLUMNS).where(_among(Trace.__table__.c.id, trace_ids))).all()
     spans = _group_by_trace(
-        session.scalars(select(Span).where(_among(Span.trace_id, trace_ids)).order_by(Span.start_time))
+        session.execute(
+            select(*_SPAN_COLUMNS).where(_among(Span.trace_id, trace_ids)).order_by(Span.start_time)
+        ).all()
     )
     evals = _group_by_trace(
         session.scalars(select(TraceEvaluation).where(_among(TraceEvaluation.trace_id, trace_ids)))

@@ -5,6 +5,7 @@ from metamon.monitoring.db.models.alerts import MonitoringAlert
 from metamon.monitoring.db.models.audit import AuditLog, Outbox
 from metamon.monitoring.db.models.evaluations import EvaluationRun, TraceEvaluation
 from metamon.monitoring.db.models.monitor import MonitorFinding
+from metamon.monitoring.db.models.otlp import PendingContent
 from metamon.monitoring.db.models.projects import ApiKey, Project
 from metamon.monitoring.db.models.proposals import (
     AppConfig,
@@ -30,6 +31,7 @@ __all__ = [
     "MonitorFinding",
     "MonitoringAlert",
     "Outbox",
+    "PendingContent",
     "Project",
     "ReviewLabel",
     "SchedulerRun",
