@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from metamon.exporter.collectors.anomalies import AnomalyCollector
 from metamon.exporter.collectors.evaluations import EvaluationCollector
+from metamon.exporter.collectors.failures import FailuresCollector
 from metamon.exporter.collectors.index_backlog import IndexBacklogCollector
 from metamon.exporter.collectors.usage import UsageCollector
 from metamon.exporter.collectors.workflow import WorkflowCollector
@@ -84,6 +85,7 @@ def build_registry(settings: Settings) -> CollectorRegistry:
         EvaluationCollector(sessions, settings),
         WorkflowCollector(sessions, settings),
         AnomalyCollector(sessions, settings),
+        FailuresCollector(sessions, settings),
     ]
     registry.register(
         SelfCollector([CachedCollector(c, settings.exporter_cache_seconds) for c in collectors])

@@ -2,7 +2,7 @@
 
 from metamon.monitoring.db.base import Base
 from metamon.monitoring.db.models.alerts import MonitoringAlert
-from metamon.monitoring.db.models.audit import AuditLog, Outbox
+from metamon.monitoring.db.models.audit import AuditLog, IndexDeadLetter, Outbox
 from metamon.monitoring.db.models.evaluations import EvaluationRun, TraceEvaluation
 from metamon.monitoring.db.models.monitor import MonitorFinding
 from metamon.monitoring.db.models.otlp import PendingContent
@@ -28,6 +28,7 @@ __all__ = [
     "GoldenCase",
     "ImprovementImpact",
     "ImprovementProposal",
+    "IndexDeadLetter",
     "MonitorFinding",
     "MonitoringAlert",
     "Outbox",

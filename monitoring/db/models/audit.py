@@ -46,3 +46,20 @@ class Outbox(Base):
     )
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
+
+
+class IndexDeadLetter(Base):
+    """A trace Elasticsearch refused (mapping, size...): set aside with its reason so the rest of its
+    outbox group is indexed; `metamon indexer dead-letters retry` queues it again."""
+
+    __tablename__ = "index_dead_letters"
+
+    trace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("traces.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    status: Mapped[int] = mapped_column(Integer)  # the HTTP status of the bulk item
+    reason: Mapped[str] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = created_at()
+    last_failed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -42,6 +42,8 @@ class TraceEvaluation(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict] = mapped_column(default=dict)
+    # The evaluator raised on this trace ("RecursionError: ..."); score and passed are then NULL.
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
 
 

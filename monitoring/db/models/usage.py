@@ -35,7 +35,8 @@ class UsageCounter(Base):
 
 
 class EvaluationCounter(Base):
-    """Evaluations performed and failed, per app and evaluator (the evaluation agent adds to them)."""
+    """Evaluations performed, failed and errored (the evaluator raised), per app and evaluator (the
+    evaluation agent adds to them)."""
 
     __tablename__ = "evaluation_counters"
 
@@ -46,4 +47,5 @@ class EvaluationCounter(Base):
     evaluator: Mapped[str] = mapped_column(String(100), primary_key=True)
     evaluations: Mapped[int] = mapped_column(BigInteger, default=0)
     failures: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at()

@@ -1,0 +1,58 @@
+"""evaluator errors on trace evaluations and their counter; dead letters of the search index
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02 13:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("trace_evaluations", sa.Column("error", sa.Text(), nullable=True))
+    op.add_column(
+        "evaluation_counters", sa.Column("errors", sa.BigInteger(), server_default="0", nullable=False)
+    )
+    op.create_table(
+        "index_dead_letters",
+        sa.Column("trace_id", sa.UUID(), nullable=False),
+        sa.Column("project_id", sa.UUID(), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "last_failed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_index_dead_letters_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["trace_id"],
+            ["traces.id"],
+            name=op.f("fk_index_dead_letters_trace_id_traces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("trace_id", name=op.f("pk_index_dead_letters")),
+    )
+    op.create_index(
+        op.f("ix_index_dead_letters_project_id"), "index_dead_letters", ["project_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_index_dead_letters_project_id"), table_name="index_dead_letters")
+    op.drop_table("index_dead_letters")
+    op.drop_column("evaluation_counters", "errors")
+    op.drop_column("trace_evaluations", "error")
