@@ -1,7 +1,8 @@
 """The transactional outbox: work recorded in the same transaction as the change that needs it.
 
 A trace change writes a `trace.index` row next to the trace itself, so the search index can never
-miss a committed trace: if Elasticsearch is down the row waits, and the indexer catches up.
+miss a committed trace: if Elasticsearch is down the row waits, and the indexer catches up. A trace
+Elasticsearch refuses for what it holds is set aside as a dead letter, so the rest of its group goes on.
 """
 
 import uuid
@@ -9,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from metamon.monitoring.db.models import Outbox
+from metamon.monitoring.db.models import IndexDeadLetter, Outbox
+
+ERROR_LIMIT = 2000  # characters of an error kept on a row
 
 TRACE_INDEX = "trace.index"
 # A new firing alert waits here for the research agent (monitoring/workflow/worker.py).
@@ -21,12 +25,26 @@ ALERT_RESEARCH = "alert.research"
 PROPOSAL_VALIDATION = "proposal.validate"
 
 
-def enqueue_trace_index(session: Session, project_id: uuid.UUID, trace_ids: Iterable[uuid.UUID]) -> None:
+def enqueue_trace_index(
+    session: Session,
+    project_id: uuid.UUID,
+    trace_ids: Iterable[uuid.UUID],
+    *,
+    attempts: int = 0,
+    last_error: str | None = None,
+    max_backoff_seconds: float = 0.0,
+) -> None:
+    """Queue the traces for indexing; a retry (`attempts` > 0) becomes due after its back-off."""
     ids = [str(t) for t in trace_ids]
     if ids:
-        session.execute(
-            insert(Outbox).values(topic=TRACE_INDEX, aggregate_id=str(project_id), payload={"trace_ids": ids})
-        )
+        values = {"topic": TRACE_INDEX, "aggregate_id": str(project_id), "payload": {"trace_ids": ids}}
+        if attempts:
+            values |= {
+                "attempts": attempts,
+                "last_error": last_error,
+                "available_at": datetime.now(UTC) + _delay(attempts, max_backoff_seconds),
+            }
+        session.execute(insert(Outbox).values(**values))
 
 
 @dataclass(frozen=True)
@@ -63,17 +81,80 @@ def claim(session: Session, topic: str, limit: int) -> list[Outbox]:
     )
 
 
+def _delay(attempts: int, max_seconds: float) -> timedelta:
+    """Exponentially later at each attempt: 0.5 s, 1 s, 2 s ... max."""
+    return timedelta(seconds=min(max_seconds, 0.5 * 2 ** (attempts - 1)))
+
+
 def back_off(rows: list[Outbox], exc: Exception, max_seconds: float) -> None:
-    """Keep the rows for a later attempt, exponentially later each time (0.5 s, 1 s, 2 s ... max)."""
+    """Keep the rows for a later attempt, exponentially later each time."""
     for row in rows:
         row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        row.available_at = datetime.now(UTC) + timedelta(
-            seconds=min(max_seconds, 0.5 * 2 ** (row.attempts - 1))
-        )
+        row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+        row.available_at = datetime.now(UTC) + _delay(row.attempts, max_seconds)
 
 
 def mark_done(session: Session, rows: list[Outbox]) -> None:
     session.execute(
         update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(processed_at=datetime.now(UTC))
     )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Elasticsearch's answer for one document it would not index."""
+
+    trace_id: uuid.UUID
+    project_id: uuid.UUID
+    status: int
+    reason: str
+
+
+def dead_letter(session: Session, refusals: list[Refusal]) -> None:
+    """Set the refused traces aside with the reason; refused again, a dead letter counts the failure."""
+    if not refusals:
+        return
+    statement = pg_insert(IndexDeadLetter).values(
+        [
+            {"trace_id": r.trace_id, "project_id": r.project_id, "status": r.status, "reason": r.reason}
+            for r in sorted(refusals, key=lambda r: r.trace_id)  # one lock order
+        ]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[IndexDeadLetter.trace_id],
+            set_={
+                "status": statement.excluded.status,
+                "reason": statement.excluded.reason,
+                "failures": IndexDeadLetter.failures + 1,
+                "last_failed_at": func.now(),
+            },
+        )
+    )
+
+
+def clear_dead_letters(session: Session, trace_ids: list[uuid.UUID]) -> None:
+    """Indexed at last (re-sent with better content, or retried): no longer a dead letter."""
+    if trace_ids:
+        session.execute(delete(IndexDeadLetter).where(IndexDeadLetter.trace_id.in_(trace_ids)))
+
+
+def dead_letters(session: Session, project_id: uuid.UUID | None = None, limit: int = 100) -> list:
+    query = select(IndexDeadLetter).order_by(IndexDeadLetter.last_failed_at.desc()).limit(limit)
+    if project_id is not None:
+        query = query.where(IndexDeadLetter.project_id == project_id)
+    return list(session.scalars(query))
+
+
+def retry_dead_letters(session: Session, project_id: uuid.UUID | None = None) -> int:
+    """Queue every dead letter (of one project, or all) for indexing again; they stay listed until
+    indexed, and come back with the new reason if refused again. Returns how many were queued."""
+    query = select(IndexDeadLetter.project_id, IndexDeadLetter.trace_id)
+    if project_id is not None:
+        query = query.where(IndexDeadLetter.project_id == project_id)
+    by_project: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for project, trace_id in session.execute(query):
+        by_project.setdefault(project, []).append(trace_id)
+    for project, trace_ids in by_project.items():
+        enqueue_trace_index(session, project, trace_ids)
+    return sum(len(ids) for ids in by_project.values())

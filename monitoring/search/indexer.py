@@ -2,7 +2,10 @@
 
 Workers claim rows with FOR UPDATE SKIP LOCKED, so any number of them can run side by side. The
 document id is the trace id, so indexing twice overwrites: a trace is in the index exactly once.
-When Elasticsearch fails, the rows stay pending and come back after an exponential back-off.
+When Elasticsearch fails, the rows stay pending and come back after an exponential back-off. When it
+refuses single documents, only those are held back: a refusal for what the document holds (4xx, say a
+mapping error) makes it a dead letter with Elasticsearch's reason, a refusal for load (429, 5xx) queues
+it again after a back-off; the rest of the group is indexed and its rows are done.
 """
 
 import logging
@@ -17,7 +20,17 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Session, sessionmaker
 
 from metamon.monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
-from metamon.monitoring.outbox import TRACE_INDEX, back_off, claim, mark_done
+from metamon.monitoring.outbox import (
+    ERROR_LIMIT,
+    TRACE_INDEX,
+    Refusal,
+    back_off,
+    claim,
+    clear_dead_letters,
+    dead_letter,
+    enqueue_trace_index,
+    mark_done,
+)
 from metamon.monitoring.search.documents import trace_document
 from metamon.monitoring.search.indices import ensure_indices, index_name
 from metamon.monitoring.settings import Settings
@@ -75,6 +88,31 @@ def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UU
     ]
 
 
+def _reason(error: dict | str) -> str:
+    """`type: reason (caused by type: reason)`, each part cut short: a reason may quote the whole value."""
+    if not isinstance(error, dict):
+        return str(error)[:500]
+    text = f"{error.get('type', 'error')}: {str(error.get('reason', ''))[:500]}"
+    return f"{text} (caused by {_reason(error['caused_by'])})" if error.get("caused_by") else text
+
+
+def _refusals(errors: list[dict], actions: list[dict]) -> list[Refusal]:
+    """The bulk response's per-document errors, each with its trace's project."""
+    projects = {a["_id"]: a["_source"]["project_id"] for a in actions}
+    refusals = []
+    for error in errors:
+        item = next(iter(error.values()))
+        reason = _reason(item.get("error", {}))[:ERROR_LIMIT]
+        refusals.append(
+            Refusal(uuid.UUID(item["_id"]), uuid.UUID(projects[item["_id"]]), item["status"], reason)
+        )
+    return refusals
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
 def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
     """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
     with sessions() as session, session.begin():
@@ -85,16 +123,37 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
         try:
             actions = load_documents(session, settings, trace_ids)
             _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
-            if errors:
-                raise RuntimeError(f"{len(errors)} documents failed, first: {errors[0]}")
-        except Exception as exc:  # Elasticsearch down or refusing: keep the rows, retry later
+        except Exception as exc:  # Elasticsearch down or refusing the request: keep the rows, retry later
             back_off(rows, exc, settings.indexer_max_backoff_seconds)
             log.warning(
                 "indexing failed; %d outbox rows back off", len(rows), extra={"error": str(exc)[:500]}
             )
             return DrainResult(len(rows), 0, failed=True)
+        refusals = _refusals(errors, actions)
+        later = [r for r in refusals if _retryable(r.status)]
+        dead = [r for r in refusals if not _retryable(r.status)]
+        dead_letter(session, dead)
+        attempts = max(row.attempts for row in rows) + 1
+        for project in {r.project_id for r in later}:
+            enqueue_trace_index(
+                session,
+                project,
+                [r.trace_id for r in later if r.project_id == project],
+                attempts=attempts,
+                last_error=later[0].reason,
+                max_backoff_seconds=settings.indexer_max_backoff_seconds,
+            )
+        refused = {str(r.trace_id) for r in refusals}
+        clear_dead_letters(session, [uuid.UUID(a["_id"]) for a in actions if a["_id"] not in refused])
+        if refusals:
+            log.warning(
+                "Elasticsearch refused %d documents (%d dead-lettered)",
+                len(refusals),
+                len(dead),
+                extra={"error": refusals[0].reason[:500]},
+            )
         mark_done(session, rows)
-        return DrainResult(len(rows), len(actions), failed=False)
+        return DrainResult(len(rows), len(actions) - len(refusals), failed=bool(later))
 
 
 def drain(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> int:
