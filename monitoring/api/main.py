@@ -10,6 +10,7 @@ from prometheus_client import make_asgi_app
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from metamon.monitoring.api.openapi import complete_openapi
 from metamon.monitoring.api.routes import (
     alerts,
     configs,
@@ -56,6 +57,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
+    complete_openapi(app)
     # The API's own process metrics, scraped by Prometheus as job "metamon-api".
     app.mount("/metrics", make_asgi_app())
     # Raised by SQLAlchemy, or by psycopg itself on the COPY path of ingest.

@@ -18,6 +18,10 @@ TEXT_FIELDS = [
     "error_message",
 ]
 HIGHLIGHT_FIELDS = ("input", "output", "context_text", "spans.input", "spans.output")
+# Highlighting analyses the first this many characters of a field: a longer one (a million-character
+# input) still matches and is returned, with highlights from its start, instead of failing the search
+# on the index's own limit (index.highlight.max_analyzed_offset, 1,000,000 by default).
+HIGHLIGHT_MAX_ANALYZED_OFFSET = 100_000
 SUMMARY_FIELDS = [
     "trace_id",
     "external_id",
@@ -136,16 +140,35 @@ def encode_cursor(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
+# Elasticsearch's sort value for a missing float (latency, cost) sorted last.
+_INFINITIES = ("Infinity", "-Infinity")
+
+
+def _sort_value(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)) or value in _INFINITIES
+
+
 def decode_cursor(cursor: str) -> Cursor:
+    """The cursor `encode_cursor` wrote, or InvalidQuery: its sort values are checked for the shape this
+    API's sorts produce, since Elasticsearch answers some others (`[null, null]`) with a server error."""
+    invalid = InvalidQuery("cursor is not one this API returned")
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise InvalidQuery("cursor is not one this API returned") from None
+        raise invalid from None
     after = payload.get("after") if isinstance(payload, dict) else None
     pit = payload.get("pit") if isinstance(payload, dict) else None
-    # Two sort values (the sort field, the trace id), and a third, _shard_doc, that a point in time adds.
-    if not isinstance(after, list) or len(after) not in (2, 3) or not isinstance(pit, str | None):
-        raise InvalidQuery("cursor is not one this API returned")
+    if not isinstance(after, list) or not isinstance(pit, str | None):
+        raise invalid
+    # The sort field's value and the trace id; a point in time adds a third, its _shard_doc.
+    if len(after) != (3 if pit else 2) or not _sort_value(after[0]) or not isinstance(after[1], str):
+        raise invalid
+    if pit and not (isinstance(after[2], int) and not isinstance(after[2], bool)):
+        raise invalid
+    try:
+        uuid.UUID(after[1])
+    except ValueError:
+        raise invalid from None
     return Cursor(after, pit)
 
 
@@ -185,6 +208,7 @@ def search_traces_body(
             "post_tags": ["</mark>"],
             "fragment_size": 150,
             "number_of_fragments": 3,
+            "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_OFFSET,
             "fields": {name: {} for name in HIGHLIGHT_FIELDS},
         }
     if cursor:

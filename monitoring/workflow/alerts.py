@@ -2,7 +2,7 @@
 count but never duplicate; a new firing alert about a metric queues the research agent."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from psycopg.types.json import Jsonb
@@ -25,6 +25,18 @@ class AlertmanagerAlert(BaseModel):
     endsAt: datetime | None = None
     generatorURL: str = Field("", max_length=2000)
     fingerprint: str = Field(min_length=1, max_length=64)
+
+    @field_validator("startsAt", "endsAt")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """One instant, one value: "...T10:00:00Z", "...T10:00:00" (taken as UTC) and "...T12:00:00+02:00"
+        are the same key, so a notification holding more than one of them stores the alert once."""
+        if value is None:
+            return None
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 shifted past the calendar by its offset
+            raise ValueError("time is outside the representable range") from None
 
     @field_validator("labels")
     @classmethod
