@@ -33,8 +33,14 @@ class Trace(Base):
         CheckConstraint(check_in("status", TRACE_STATUSES), name="status_known"),
         Index("ix_traces_project_timestamp", "project_id", "timestamp"),
         Index("ix_traces_project_app_model_timestamp", "project_id", "app", "model", "timestamp"),
-        # The evaluation agent's work queue: traces stored or changed since they were last scored.
-        Index("ix_traces_unevaluated", "timestamp", postgresql_where=text("evaluated_at IS NULL")),
+        # The evaluation agent's work queue: traces stored or changed since they were last scored, per
+        # project (each batch takes its share of every project's backlog, oldest first).
+        Index(
+            "ix_traces_unevaluated_project",
+            "project_id",
+            "timestamp",
+            postgresql_where=text("evaluated_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

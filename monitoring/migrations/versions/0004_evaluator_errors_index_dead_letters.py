@@ -1,4 +1,5 @@
-"""evaluator errors on trace evaluations and their counter; dead letters of the search index
+"""evaluator errors on trace evaluations and their counter; the unscored-traces index per project;
+dead letters of the search index
 
 Revision ID: 0004
 Revises: 0003
@@ -16,7 +17,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+UNEVALUATED = sa.text("evaluated_at IS NULL")
+
+
 def upgrade() -> None:
+    op.drop_index("ix_traces_unevaluated", table_name="traces", postgresql_where=UNEVALUATED)
+    op.create_index(
+        "ix_traces_unevaluated_project",
+        "traces",
+        ["project_id", "timestamp"],
+        unique=False,
+        postgresql_where=UNEVALUATED,
+    )
     op.add_column("trace_evaluations", sa.Column("error", sa.Text(), nullable=True))
     op.add_column(
         "evaluation_counters", sa.Column("errors", sa.BigInteger(), server_default="0", nullable=False)
@@ -56,3 +68,7 @@ def downgrade() -> None:
     op.drop_table("index_dead_letters")
     op.drop_column("evaluation_counters", "errors")
     op.drop_column("trace_evaluations", "error")
+    op.drop_index("ix_traces_unevaluated_project", table_name="traces", postgresql_where=UNEVALUATED)
+    op.create_index(
+        "ix_traces_unevaluated", "traces", ["timestamp"], unique=False, postgresql_where=UNEVALUATED
+    )
