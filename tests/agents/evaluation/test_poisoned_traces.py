@@ -144,3 +144,13 @@ def test_one_projects_backlog_never_starves_another(private_client):
             ).all()
         )
     assert unscored == {flood_id: 290}  # the small project was scored in the very first batch
+
+
+def test_control_evaluate_answers_with_a_poisoned_trace_in_the_backlog(client, make_key, settings):
+    headers = make_key("poison-3", ("ingest", "read", "admin"))
+    ingest(client, headers, [trace(1, output=POISON, output_schema={"type": "array"}), trace(2)])
+    response = client.post("/api/v1/control/evaluate", json={}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["scored"] == 2
+    # Nothing is left to retry: the poisoned trace is scored (with its error), not pending forever.
+    assert client.post("/api/v1/control/evaluate", json={}, headers=headers).json()["scored"] == 0
