@@ -42,7 +42,7 @@ class FailuresCollector(Collector):
         yield errors
         letters = GaugeMetricFamily(
             "metamon_index_dead_letters",
-            "Traces Elasticsearch refused, set aside until retried (metamon indexer dead-letters).",
+            "Traces Elasticsearch refused, set aside until retried (metamon dead-letters).",
             labels=["project"],
         )
         for project, count in dead:

@@ -5,7 +5,17 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from metamon.monitoring.cli import alerting, dashboards, db, digest, indexer, keys, rules, settings, stack
+from metamon.monitoring.cli import (
+    alerting,
+    dashboards,
+    db,
+    dead_letters,
+    digest,
+    keys,
+    rules,
+    settings,
+    stack,
+)
 from metamon.monitoring.cli.evaluate import evaluate
 from metamon.monitoring.logs import configure_logging
 from metamon.monitoring.settings import get_settings, refuse_public_bind_with_known_token
@@ -19,7 +29,7 @@ app.add_typer(digest.app, name="digest")
 app.add_typer(rules.app, name="rules")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(settings.app, name="settings")
-app.add_typer(indexer.app, name="indexer")
+app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(evaluate)
 
 
@@ -84,6 +94,18 @@ def worker() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     run_forever(settings, session_factory(settings.database_url))
+
+
+@app.command()
+def indexer() -> None:
+    """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
+    from metamon.monitoring.db.session import session_factory
+    from metamon.monitoring.search.client import get_es
+    from metamon.monitoring.search.indexer import run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_forever(settings, get_es(settings.elasticsearch_url), session_factory(settings.database_url))
 
 
 @app.command()

@@ -50,7 +50,7 @@ class Outbox(Base):
 
 class IndexDeadLetter(Base):
     """A trace Elasticsearch refused (mapping, size...): set aside with its reason so the rest of its
-    outbox group is indexed; `metamon indexer dead-letters retry` queues it again."""
+    outbox group is indexed; `metamon dead-letters retry` queues it again."""
 
     __tablename__ = "index_dead_letters"
 

@@ -1,5 +1,5 @@
 """Per-document bulk errors against the real Elasticsearch: the refused trace becomes a dead letter with
-Elasticsearch's reason, the rest of its outbox group is indexed, and `metamon indexer dead-letters`
+Elasticsearch's reason, the rest of its outbox group is indexed, and `metamon dead-letters`
 lists and retries it."""
 
 from sqlalchemy import func, select, update
@@ -38,7 +38,6 @@ def _pending(settings) -> int:
 
 def _cli(settings, *args: str):
     result = run_metamon(
-        "indexer",
         "dead-letters",
         *args,
         env={

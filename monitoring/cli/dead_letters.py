@@ -1,5 +1,4 @@
-"""`metamon indexer`: run the indexer; `metamon indexer dead-letters list|retry`: the traces
-Elasticsearch refused."""
+"""`metamon dead-letters list|retry`: the traces Elasticsearch refused, set aside by the indexer."""
 
 import uuid
 from typing import Annotated
@@ -10,28 +9,10 @@ from sqlalchemy.orm import Session
 
 from metamon.monitoring.db.models import Project
 from metamon.monitoring.db.session import session_scope
-from metamon.monitoring.logs import configure_logging
 from metamon.monitoring.outbox import dead_letters, retry_dead_letters
-from metamon.monitoring.settings import get_settings
 
-app = typer.Typer(help="The search indexer and its dead letters.")
-letters = typer.Typer(help="Traces Elasticsearch refused (each with its reason), set aside until retried.")
-app.add_typer(letters, name="dead-letters")
+app = typer.Typer(help="Traces Elasticsearch refused (each with its reason), set aside until retried.")
 ProjectOption = Annotated[str | None, typer.Option("--project", help="Project slug (default: all).")]
-
-
-@app.callback(invoke_without_command=True)
-def indexer(ctx: typer.Context) -> None:
-    """Index traces into Elasticsearch as they are stored (drains the outbox; run as many as needed)."""
-    if ctx.invoked_subcommand:
-        return
-    from metamon.monitoring.db.session import session_factory
-    from metamon.monitoring.search.client import get_es
-    from metamon.monitoring.search.indexer import run_forever
-
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    run_forever(settings, get_es(settings.elasticsearch_url), session_factory(settings.database_url))
 
 
 def _project_id(session: Session, slug: str | None) -> uuid.UUID | None:
@@ -42,7 +23,7 @@ def _project_id(session: Session, slug: str | None) -> uuid.UUID | None:
     return found
 
 
-@letters.command("list")
+@app.command("list")
 def list_letters(
     project: ProjectOption = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest failure first.")] = 100,
@@ -59,7 +40,7 @@ def list_letters(
         typer.echo(f"{len(found)} dead letters", err=True)
 
 
-@letters.command("retry")
+@app.command("retry")
 def retry(project: ProjectOption = None) -> None:
     """Queue the dead letters for indexing again (say, after fixing the index template): each leaves
     the list once indexed, or stays with Elasticsearch's new reason."""
