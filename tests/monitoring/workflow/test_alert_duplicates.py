@@ -11,7 +11,7 @@ from tests.monitoring.alerting_payloads import alert, notification
 
 def test_one_instant_written_three_ways_is_one_alert(client, settings, make_key):
     make_key("alerts-dup")
-    hook = {"Authorization": f"Bearer {settings.alert_webhook_token}"}
+    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
     same = [
         alert("fp-dup", project="alerts-dup", app="support-bot") | {"startsAt": starts}
         for starts in ("2026-11-21T10:00:00Z", "2026-11-21T10:00:00", "2026-11-21T12:00:00+02:00")
@@ -34,7 +34,7 @@ def test_one_instant_written_three_ways_is_one_alert(client, settings, make_key)
 
 
 def test_a_start_past_the_calendar_is_a_422_and_stores_nothing(client, settings):
-    hook = {"Authorization": f"Bearer {settings.alert_webhook_token}"}
+    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
     bad = alert("fp-year", project="alerts-dup") | {"startsAt": "9999-12-31T23:30:00-05:00"}
     response = client.post("/api/v1/alerts/webhook", json=notification(bad), headers=hook)
     assert response.status_code == 422, response.text
