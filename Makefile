@@ -2,7 +2,7 @@
 VENV ?= .venv
 METAMON := $(VENV)/bin/metamon
 
-.PHONY: install system helm demo test stack-up stack-down stack-status lint
+.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint
 
 install: system $(VENV)/.installed
 
@@ -13,10 +13,10 @@ system:
 helm:
 	bash deploy/helm/install-helm.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[dev]' -e './sdk[langchain,otel]'
 	touch $@
 
 stack-up: install
@@ -34,8 +34,16 @@ demo: install
 	METAMON_ALERTING_PROFILE=fast $(METAMON) demo
 	$(METAMON) stack status
 
-test: stack-up helm
+test: test-sdk stack-up helm
 	$(VENV)/bin/pytest
+
+# The SDK's own tests, in an environment holding only the SDK and pytest (no server, no extras).
+SDK_VENV ?= .venv-sdk
+test-sdk:
+	rm -rf $(SDK_VENV)
+	python3 -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q './sdk[test]'
+	cd sdk && ../$(SDK_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from metamon.monitoring.db.models import Project, Span, Trace
 from metamon.monitoring.db.session import session_scope
-from metamon.monitoring.sdk.langchain import MetamonCallbackHandler
+from metamon.sdk.langchain import MetamonCallbackHandler
 from tests.conftest import free_port, serve_api
 
 

@@ -1,6 +1,6 @@
 """A LangChain callback handler that records each top-level run as a metamon trace.
 
-    from metamon.monitoring.sdk.langchain import MetamonCallbackHandler
+    from metamon.sdk.langchain import MetamonCallbackHandler
     handler = MetamonCallbackHandler("http://metamon:8000", api_key, app="support-bot", prompt_version="v7")
     chain.invoke(question, config={"callbacks": [handler]})
 
@@ -9,19 +9,21 @@ is guarded: a failure inside the handler is logged and never reaches the applica
 """
 
 import functools
-import json
 import logging
 import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
+try:
+    from langchain_core.callbacks import BaseCallbackHandler
+except ImportError as exc:  # the SDK's only hard dependency is httpx
+    raise ImportError("metamon.sdk.langchain needs LangChain: pip install 'metamon-sdk[langchain]'") from exc
 
-from metamon.monitoring.sdk.shipper import TraceShipper
+from metamon.sdk.payload import document, text, trace_payload
+from metamon.sdk.shipper import TraceShipper
 
 log = logging.getLogger(__name__)
-TEXT_LIMIT = 20_000
 
 
 def _guarded(method):
@@ -33,17 +35,6 @@ def _guarded(method):
             log.exception("metamon callback %s failed", method.__name__)
 
     return wrapper
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value[:TEXT_LIMIT]
-    if isinstance(value, dict) and len(value) == 1:
-        return _text(next(iter(value.values())))
-    try:
-        return json.dumps(value, default=str)[:TEXT_LIMIT]
-    except (TypeError, ValueError):
-        return str(value)[:TEXT_LIMIT]
 
 
 class MetamonCallbackHandler(BaseCallbackHandler):
@@ -74,7 +65,7 @@ class MetamonCallbackHandler(BaseCallbackHandler):
                 "kind": kind,
                 "name": name or kind,
                 "start": datetime.now(UTC),
-                "input": _text(inputs),
+                "input": text(inputs),
                 **extra,
             }
 
@@ -83,7 +74,7 @@ class MetamonCallbackHandler(BaseCallbackHandler):
             run = self._runs.get(run_id)
             if run is None:
                 return
-            run.update(end=datetime.now(UTC), output=_text(output) if output is not None else None, **extra)
+            run.update(end=datetime.now(UTC), output=text(output) if output is not None else None, **extra)
             if error is not None:
                 run["error"] = error
             if run["parent"] is None or run["parent"] not in self._runs:
@@ -98,48 +89,8 @@ class MetamonCallbackHandler(BaseCallbackHandler):
             frontier = {c["run_id"] for c in children}
         for run in members:
             self._runs.pop(run["run_id"], None)
-        spans = sorted(members, key=lambda r: r["start"])
-        llm = [r for r in spans if r["kind"] == "llm"]
-        errors = [r for r in spans if r.get("error") is not None]
-        end = root.get("end") or datetime.now(UTC)
-
-        def tokens(key: str) -> int | None:
-            counts = [r[key] for r in llm if r.get(key) is not None]
-            return sum(counts) if counts else None
-
         self.shipper.submit(
-            {
-                "id": str(root["run_id"]),
-                "timestamp": root["start"].isoformat(),
-                "app": self.app,
-                "prompt_version": self.prompt_version,
-                "domain": self.domain,
-                "model": next((r["model"] for r in llm if r.get("model")), None),
-                "input": root["input"],
-                "output": root.get("output") or "",
-                "retrieved_context": [d for r in spans for d in r.get("documents", [])],
-                "latency_seconds": (end - root["start"]).total_seconds(),
-                "input_tokens": tokens("input_tokens"),
-                "output_tokens": tokens("output_tokens"),
-                "status": "error" if errors else "ok",
-                "error_type": type(errors[0]["error"]).__name__[:200] if errors else None,
-                "error_message": str(errors[0]["error"])[:TEXT_LIMIT] if errors else None,
-                "spans": [
-                    {
-                        "span_id": r["run_id"].hex,
-                        "parent_span_id": r["parent"].hex if r["parent"] else None,
-                        "name": r["name"][:500],
-                        "kind": r["kind"],
-                        "start_time": r["start"].isoformat(),
-                        "end_time": r["end"].isoformat() if r.get("end") else None,
-                        "status": "error" if r.get("error") is not None else "ok",
-                        "input": r["input"],
-                        "output": r.get("output"),
-                    }
-                    for r in spans
-                    if r is not root
-                ],
-            }
+            trace_payload(root, members, app=self.app, prompt_version=self.prompt_version, domain=self.domain)
         )
 
     # -- LangChain callbacks ------------------------------------------------------------------------
@@ -207,13 +158,7 @@ class MetamonCallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_retriever_end(self, documents, *, run_id, **kwargs):
-        docs = [
-            {
-                "source_id": str(d.metadata.get("id") or d.metadata.get("source") or "") or None,
-                "content": d.page_content[:TEXT_LIMIT],
-            }
-            for d in documents
-        ]
+        docs = [document(d.metadata.get("id") or d.metadata.get("source"), d.page_content) for d in documents]
         self._end(run_id, [d["content"] for d in docs], documents=docs)
 
     @_guarded

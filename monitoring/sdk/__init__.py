@@ -1,1 +1,0 @@
-"""Client side: what an LLM application imports to send traces to metamon."""
