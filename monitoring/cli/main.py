@@ -1,9 +1,16 @@
 """The `metamon` command."""
 
+import sys
+from importlib.metadata import version
 from typing import Annotated
 
+import psycopg
 import typer
 import uvicorn
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ConnectionTimeout as ESConnectionTimeout
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from metamon.monitoring.cli import (
     alerting,
@@ -31,6 +38,52 @@ app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(settings.app, name="settings")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(evaluate)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"metamon {version('metamon')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    pass
+
+
+def _database_url(argv: list[str]) -> tuple[str, str]:
+    """The URL the command used and where it came from: its --url option (the db commands have one)
+    or the settings."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--url="):
+            return arg.removeprefix("--url="), "--url"
+        if arg == "--url" and i + 1 < len(argv):
+            return argv[i + 1], "--url"
+    return get_settings().database_url, "METAMON_DATABASE_URL"
+
+
+def main() -> None:
+    """The console script: the CLI, with a one-line error instead of a traceback when the database or
+    Elasticsearch cannot be reached."""
+    try:
+        app()
+    except OperationalError as exc:
+        # psycopg raises its base OperationalError (no SQLSTATE subclass) exactly when it cannot connect.
+        if type(exc.orig) is not psycopg.OperationalError:
+            raise
+        url, source = _database_url(sys.argv[1:])
+        reason = str(exc.orig).strip().splitlines()[0]
+        shown = make_url(url).render_as_string(hide_password=True)
+        sys.exit(f"error: cannot connect to the database at {shown} ({source}): {reason}")
+    except (ESConnectionError, ESConnectionTimeout) as exc:
+        sys.exit(
+            f"error: cannot reach Elasticsearch at {get_settings().elasticsearch_url}"
+            f" (METAMON_ELASTICSEARCH_URL): {exc.message}"
+        )
 
 
 @app.command()
