@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Where the API and the exporter listen (the bind address: 0.0.0.0 in a container).
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Where people and Alertmanager reach the API (links in emails, the webhook Alertmanager calls), e.g.
+    # https://metamon.example.com. Empty: http://api_host:api_port, a wildcard bind address read as 127.0.0.1.
+    public_url: str = ""
     exporter_port: int = 9464
 
     # PostgreSQL, the source of truth (the local stack runs its own cluster with these).
@@ -309,6 +312,14 @@ class Settings(BaseSettings):
                 self.alert_webhook_token_file
             )
         return self._webhook_token
+
+    @property
+    def public_base_url(self) -> str:
+        """public_url, or the bind address's URL (computed on use, so copies with another port follow)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def maintenance_database_url(self) -> str:

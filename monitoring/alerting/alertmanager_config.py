@@ -109,7 +109,7 @@ HEADER = (
 
 
 def webhook_url(settings: Settings) -> str:
-    return f"http://{settings.api_host}:{settings.api_port}/api/v1/alerts/webhook"
+    return f"{settings.public_base_url}/api/v1/alerts/webhook"
 
 
 def _secret_values(settings: Settings) -> dict[str, str]:

@@ -108,7 +108,7 @@ def wait(what: str, check, timeout: float = 120.0):
 
 def run() -> None:
     settings = get_settings()
-    api = f"http://{settings.api_host}:{settings.api_port}/api/v1"
+    api = f"{settings.public_base_url}/api/v1"
 
     console.rule("1. database and health")
     migrate.upgrade(settings.database_url)

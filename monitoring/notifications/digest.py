@@ -292,7 +292,7 @@ def _total(session: Session, query: Select) -> int:
 
 
 def _api(settings: Settings) -> str:
-    return f"http://{settings.api_host}:{settings.api_port}/api/v1"
+    return f"{settings.public_base_url}/api/v1"
 
 
 def _grafana(settings: Settings, uid: str, **variables: str) -> str:
