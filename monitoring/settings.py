@@ -76,10 +76,11 @@ class Settings(BaseSettings):
     # Where the API and the exporter listen (the bind address: 0.0.0.0 in a container).
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    exporter_port: int = 9464
+
     # Where people and Alertmanager reach the API (links in emails, the webhook Alertmanager calls), e.g.
     # https://metamon.example.com. Empty: http://api_host:api_port, a wildcard bind address read as 127.0.0.1.
     public_url: str = ""
-    exporter_port: int = 9464
 
     # PostgreSQL, the source of truth (the local stack runs its own cluster with these).
     postgres_host: str = "127.0.0.1"
