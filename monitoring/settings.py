@@ -314,13 +314,15 @@ class Settings(BaseSettings):
             )
         return self._webhook_token
 
+    def bind_url(self, port: int) -> str:
+        """The URL of a port this process binds on api_host, a wildcard address read as 127.0.0.1."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{port}"
+
     @property
     def public_base_url(self) -> str:
-        """public_url, or the bind address's URL (computed on use, so copies with another port follow)."""
-        if self.public_url:
-            return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
-        return f"http://{host}:{self.api_port}"
+        """public_url, or the API's bind URL (computed on use, so copies with another port follow)."""
+        return self.public_url.rstrip("/") or self.bind_url(self.api_port)
 
     @property
     def maintenance_database_url(self) -> str:

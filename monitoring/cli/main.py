@@ -113,6 +113,39 @@ def serve(
     )
 
 
+PROBES = ("api", "exporter", "database", "elasticsearch")
+
+
+@app.command()
+def probe(
+    targets: Annotated[list[str], typer.Argument(help=f"Any of {', '.join(PROBES)}.", show_default=False)],
+) -> None:
+    """Check what a service needs answers, as its configuration sees it (the containers' health checks):
+    this process's API or exporter on its bind address, the database, Elasticsearch. Exit 1 if any is down."""
+    from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
+
+    unknown = sorted(set(targets) - set(PROBES))
+    if unknown:
+        raise typer.BadParameter(f"unknown: {', '.join(unknown)}; choose from {', '.join(PROBES)}")
+    settings = get_settings()
+    timeout = settings.health_timeout
+    checks = {
+        "api": lambda: probe_http_ready(
+            "api", settings.bind_url(settings.api_port), "/api/v1/health", timeout
+        ),
+        "exporter": lambda: probe_http_ready(
+            "exporter", settings.bind_url(settings.exporter_port), "/metrics", timeout
+        ),
+        "database": lambda: probe_database(settings.database_url, timeout),
+        "elasticsearch": lambda: probe_elasticsearch(settings.elasticsearch_url, timeout),
+    }
+    results = [checks[target]() for target in targets]
+    for result in results:
+        typer.echo(f"{result.name}: {'up' if result.healthy else 'down'} ({result.detail})")
+    if not all(result.healthy for result in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def exporter(
     port: Annotated[int | None, typer.Option(help="Default: METAMON_EXPORTER_PORT.")] = None,

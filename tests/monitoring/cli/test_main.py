@@ -34,3 +34,14 @@ def test_an_unreachable_elasticsearch_is_one_line_naming_its_url(database_url):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: cannot reach Elasticsearch at {url}")
     assert "Traceback" not in result.stderr
+
+
+def test_probe_reports_each_dependency_and_fails_when_one_is_down(database_url):
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {"METAMON_DATABASE_URL": database_url, "METAMON_ELASTICSEARCH_URL": dead}
+    up = run_metamon("probe", "database", env=env)
+    assert up.returncode == 0 and up.stdout.startswith("database: up (PostgreSQL 15")
+    down = run_metamon("probe", "database", "elasticsearch", env=env)
+    assert down.returncode == 1
+    assert down.stdout.splitlines()[1].startswith("elasticsearch: down")
+    assert run_metamon("probe", "queue").returncode == 2
