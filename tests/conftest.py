@@ -249,3 +249,6 @@ def run_metamon(
 
 # The seeded project the exporter and dashboard tests read (defined beside its data).
 from tests.populated import populated  # noqa: E402, F401
+
+# The server wheel installed outside the checkout (the wheel and compose tests share one build).
+from tests.wheel import installed_wheel  # noqa: E402, F401
