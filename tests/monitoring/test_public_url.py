@@ -1,19 +1,7 @@
 """The bind address (METAMON_API_HOST) and the public base URL (METAMON_PUBLIC_URL) are separate."""
 
-import os
-
-import pytest
-
 from metamon.monitoring.alerting.alertmanager_config import webhook_url
 from metamon.monitoring.settings import Settings
-
-
-@pytest.fixture
-def make_settings(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("METAMON_"):
-            monkeypatch.delenv(name)
-    return lambda **overrides: Settings(_env_file=None, **overrides)
 
 
 def test_without_a_public_url_links_use_the_bind_address_and_a_wildcard_reads_as_loopback(make_settings):

@@ -3,7 +3,6 @@
 import email
 import email.policy
 import json
-import os
 import re
 import stat
 import subprocess
@@ -22,7 +21,6 @@ from aiosmtpd.controller import Controller
 
 from metamon.monitoring.alerting import alertmanager_config as am
 from metamon.monitoring.alerting import alertmanager_messages
-from metamon.monitoring.settings import Settings
 from metamon.monitoring.stack.services import alertmanager_dir
 from metamon.monitoring.stack.supervisor import Supervisor
 from tests.conftest import free_port
@@ -38,15 +36,6 @@ SECRETS = {
     "smtp_username": "alerts",
     "smtp_password": "smtp-secret-password-0815",
 }
-
-
-@pytest.fixture
-def make_settings(monkeypatch):
-    """Settings from the defaults plus the given overrides only: no METAMON_* variable, no .env file."""
-    for name in list(os.environ):
-        if name.startswith("METAMON_"):
-            monkeypatch.delenv(name)
-    return lambda **overrides: Settings(_env_file=None, **overrides)
 
 
 def amtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

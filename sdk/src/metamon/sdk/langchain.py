@@ -20,8 +20,8 @@ try:
 except ImportError as exc:  # the SDK's only hard dependency is httpx
     raise ImportError("metamon.sdk.langchain needs LangChain: pip install 'metamon-sdk[langchain]'") from exc
 
-from metamon.sdk.payload import document, text, trace_payload
-from metamon.sdk.shipper import TraceShipper
+from metamon.sdk.payload import document, text
+from metamon.sdk.tracing import Metamon
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,11 @@ def _guarded(method):
 class MetamonCallbackHandler(BaseCallbackHandler):
     raise_error = False
 
-    def __init__(
-        self,
-        url: str,
-        api_key: str,
-        *,
-        app: str = "default",
-        prompt_version: str | None = None,
-        domain: str | None = None,
-        shipper: TraceShipper | None = None,
-        **shipper_options,
-    ):
-        self.app, self.prompt_version, self.domain = app, prompt_version, domain
-        self.shipper = shipper or TraceShipper(url, api_key, **shipper_options)
+    def __init__(self, url: str, api_key: str, *, client: Metamon | None = None, **options):
+        """`options`: app, prompt_version, domain, shipper and the shipper's, as `Metamon` takes them;
+        or pass the application's `client` to share its shipper."""
+        self.client = client or Metamon(url, api_key, **options)
+        self.shipper = self.client.shipper
         self._runs: dict[uuid.UUID, dict] = {}
         self._lock = threading.Lock()
 
@@ -89,9 +81,7 @@ class MetamonCallbackHandler(BaseCallbackHandler):
             frontier = {c["run_id"] for c in children}
         for run in members:
             self._runs.pop(run["run_id"], None)
-        self.shipper.submit(
-            trace_payload(root, members, app=self.app, prompt_version=self.prompt_version, domain=self.domain)
-        )
+        self.client.submit(root, members)
 
     # -- LangChain callbacks ------------------------------------------------------------------------
     @_guarded

@@ -113,11 +113,7 @@ class Metamon:
                 output_tokens=run.output_tokens,
             )
             if root:
-                self.shipper.submit(
-                    trace_payload(
-                        record, runs, app=self.app, prompt_version=self.prompt_version, domain=self.domain
-                    )
-                )
+                self.submit(record, runs)
         except Exception:  # the host application must never see our failures
             log.exception("metamon could not record run %s", record.get("name"))
 
@@ -153,6 +149,12 @@ class Metamon:
             return wrapper
 
         return decorate
+
+    def submit(self, root: dict, runs: list[dict]) -> bool:
+        """Queue the trace of the top-level run `root` (`runs`: it and its descendants, see payload.py)."""
+        return self.shipper.submit(
+            trace_payload(root, runs, app=self.app, prompt_version=self.prompt_version, domain=self.domain)
+        )
 
     def flush(self, timeout: float = 30.0) -> bool:
         return self.shipper.flush(timeout)
