@@ -7,8 +7,6 @@ from typing import Annotated
 import psycopg
 import typer
 import uvicorn
-from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -71,19 +69,28 @@ def main() -> None:
     Elasticsearch cannot be reached."""
     try:
         app()
-    except OperationalError as exc:
-        # psycopg raises its base OperationalError (no SQLSTATE subclass) exactly when it cannot connect.
-        if type(exc.orig) is not psycopg.OperationalError:
-            raise
+    except Exception as exc:
+        if message := _unreachable(exc):
+            sys.exit(message)
+        raise
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """The one-line error for a database or Elasticsearch that cannot be reached, else None."""
+    # psycopg raises its base OperationalError (no SQLSTATE subclass) exactly when it cannot connect.
+    if isinstance(exc, OperationalError) and type(exc.orig) is psycopg.OperationalError:
         url, source = _database_url(sys.argv[1:])
         reason = str(exc.orig).strip().splitlines()[0]
         shown = make_url(url).render_as_string(hide_password=True)
-        sys.exit(f"error: cannot connect to the database at {shown} ({source}): {reason}")
-    except (ESConnectionError, ESConnectionTimeout) as exc:
-        sys.exit(
+        return f"error: cannot connect to the database at {shown} ({source}): {reason}"
+    # The Elasticsearch client's transport, looked up only if loaded: importing it costs every command.
+    transport = sys.modules.get("elastic_transport")
+    if transport and isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout):
+        return (
             f"error: cannot reach Elasticsearch at {get_settings().elasticsearch_url}"
             f" (METAMON_ELASTICSEARCH_URL): {exc.message}"
         )
+    return None
 
 
 @app.command()
