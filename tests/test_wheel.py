@@ -124,7 +124,7 @@ def test_the_installed_services_run_against_the_real_stack(
             assert "metamon_" in httpx.get(f"http://127.0.0.1:{exporter_port}/metrics").text
 
             # The worker researches a firing alert (the research agent; no failures here, so no proposal).
-            hook = {"Authorization": f"Bearer {base_settings.alert_webhook_token}"}
+            hook = {"Authorization": f"Bearer {base_settings.webhook_token()}"}
             body = notification(alert("wheel-alert", project="wheel", app="wheel-app"))
             assert httpx.post(f"{api}/api/v1/alerts/webhook", json=body, headers=hook).status_code == 200
 

@@ -57,6 +57,7 @@ class InstalledWheel:
             METAMON_PROMETHEUS_URL=settings.prometheus_url,
             METAMON_ALERTMANAGER_URL=settings.alertmanager_url,
             METAMON_SMTP_PORT=str(settings.smtp_port),
+            METAMON_ALERT_WEBHOOK_TOKEN=settings.webhook_token(),
             METAMON_LOG_LEVEL="INFO",
             **extra,
         )
