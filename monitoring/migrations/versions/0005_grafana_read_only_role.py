@@ -7,8 +7,8 @@ runs Grafana gives it a password (`ALTER ROLE metamon_grafana LOGIN PASSWORD '..
 PostgreSQL init script creates it with one). Downgrading revokes the grants and keeps the role, which
 other databases of the cluster may use.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 13:45:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -43,7 +43,7 @@ BEGIN
     EXCEPTION
       WHEN duplicate_object THEN NULL;  -- created meanwhile by a migration of another database
       WHEN insufficient_privilege THEN
-        RAISE NOTICE 'role {ROLE} not created (no CREATEROLE): create it and run the grants of 0004';
+        RAISE NOTICE 'role {ROLE} not created (no CREATEROLE): create it and run the grants of 0005';
         RETURN;
     END;
   END IF;
