@@ -85,7 +85,7 @@ def test_the_installed_services_run_against_the_real_stack(
 
     upgraded = installed_wheel.run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip().endswith("0005")
+    assert upgraded.stdout.strip().endswith("0006")
     created = installed_wheel.run("keys", "create", "--project", "wheel", env=env)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]

@@ -44,7 +44,7 @@ def test_the_grafana_role_cannot_read_keys_or_traces_nor_write(database_url, sta
 def test_downgrading_revokes_the_grants_and_upgrading_restores_them(empty_database):
     migrate.upgrade(empty_database)
     assert as_grafana(empty_database, "SELECT count(*) FROM projects") == [(0,)]
-    migrate.downgrade(empty_database, "0004")
+    migrate.downgrade(empty_database, "0005")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         as_grafana(empty_database, "SELECT count(*) FROM projects")
     migrate.upgrade(empty_database)

@@ -7,8 +7,8 @@ runs Grafana gives it a password (`ALTER ROLE metamon_grafana LOGIN PASSWORD '..
 PostgreSQL init script creates it with one). Downgrading revokes the grants and keeps the role, which
 other databases of the cluster may use.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 13:45:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -43,7 +43,7 @@ BEGIN
     EXCEPTION
       WHEN duplicate_object THEN NULL;  -- created meanwhile by a migration of another database
       WHEN insufficient_privilege THEN
-        RAISE NOTICE 'role {ROLE} not created (no CREATEROLE): create it and run the grants of 0005';
+        RAISE NOTICE 'role {ROLE} not created (no CREATEROLE): create it and run the grants of 0006';
         RETURN;
     END;
   END IF;
