@@ -43,10 +43,9 @@ def test_more_requests_of_one_key_at_once_than_the_pool_has_connections_all_comp
     # requests than connections the pool deadlocked until its timeout, then answered 500s.
     _, headers = _fresh_key(database_url, "p-burst")
     burst = 3 * (POOL_SIZE + POOL_OVERFLOW)
-    with httpx.Client(base_url=live_api, headers=headers, timeout=30) as http:
-
-        with ThreadPoolExecutor(burst) as pool:
-            replies = list(pool.map(lambda _: http.get("/api/v1/projects/current"), range(burst)))
+    http = httpx.Client(base_url=live_api, headers=headers, timeout=30)
+    with http, ThreadPoolExecutor(burst) as pool:
+        replies = list(pool.map(lambda _: http.get("/api/v1/projects/current"), range(burst)))
     statuses = [reply.status_code for reply in replies]
     assert set(statuses) <= {200, 503} and statuses.count(200) >= POOL_SIZE, statuses
     # A 503 is the in-flight limit refusing at once, never a wait on the pool that timed out.
