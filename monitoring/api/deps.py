@@ -1,7 +1,7 @@
 """Dependencies shared by the routes: settings, a database session, and the caller's API key."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from metamon.monitoring.db.models import ApiKey
 from metamon.monitoring.db.session import get_engine, session_factory
@@ -27,12 +28,23 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def get_session(settings: SettingsDep) -> Iterator[Session]:
+async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
     """One session per request, committed when the route returns, rolled back when it raises. A session
     takes its pooled connection on its first statement, not here: a route that never reaches the
-    database (a 4xx on the body, a search) holds none, and none is held while the body is read."""
-    with session_factory(settings.database_url)() as session, session.begin():
+    database (a 4xx on the body, a search) holds none, and none is held while the body is read. Opened
+    on the event loop (no I/O) and ended in one worker-thread hop (the commit's I/O)."""
+    session = session_factory(settings.database_url)()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(session.close)  # rolls back
+        raise
+    await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    with session:
+        session.commit()
 
 
 # scope="function": the transaction commits when the route returns and before the response is sent,
@@ -92,7 +104,7 @@ def _touch(conn: Connection, key_id: uuid.UUID) -> None:
 def require_scope(scope: str):
     """A dependency that admits keys holding `scope` (or admin) and yields their principal."""
 
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if scope not in principal.scopes and "admin" not in principal.scopes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the '{scope}' scope")
         return principal
