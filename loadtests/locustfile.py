@@ -2,11 +2,13 @@
 
 | user class | weight | think time | each time |
 | --- | --- | --- | --- |
-| RestProducer | 2 | 1 s (constant pacing) | POST /api/v1/traces, 50 traces |
+| RestProducer | 1 | 1 s (constant pacing) | POST /api/v1/traces, 50 traces |
 | OtlpProducer | 1 | 1 s (constant pacing) | POST /v1/traces, protobuf, 50 traces (LLM + retriever spans) |
-| DashboardReader | 4 | 5 s (constant pacing) | the six API views a dashboard refreshes |
-| Reviewer | 2 | 2-4 s | a search (3 in 5), the review queue (1 in 5), a label (1 in 5) |
-| AlertmanagerStorm | 1 | 2 s (constant pacing) | the webhook, one notification of 10 alerts re-sent |
+| DashboardReader | 12 | 5 s (constant pacing) | the six API views a dashboard refreshes |
+| Reviewer | 4 | 2-4 s | a search (3 in 5), the review queue (1 in 5), a label (1 in 5) |
+| AlertmanagerStorm | 2 | 2 s (constant pacing) | the webhook, one notification of 10 alerts re-sent |
+
+100 users: 5 + 5 producers (500 traces/s), 60 readers (72 requests/s), 20 reviewers, 10 Alertmanagers.
 
 By hand: METAMON_KEY (scopes ingest, read, review) and METAMON_WEBHOOK_TOKEN set, then
     .venv/bin/locust -f loadtests/locustfile.py --host http://127.0.0.1:8000
@@ -44,7 +46,7 @@ class _Keyed(HttpUser):
 class RestProducer(_Keyed):
     """An LLM application sending its traces over REST."""
 
-    weight, wait_time = 2, constant_pacing(1)
+    weight, wait_time = 1, constant_pacing(1)
 
     @task
     def ingest(self) -> None:
@@ -110,7 +112,7 @@ class OtlpProducer(_Keyed):
 class DashboardReader(_Keyed):
     """A Grafana-like reader refreshing the API's views."""
 
-    weight, wait_time = 4, constant_pacing(5)
+    weight, wait_time = 12, constant_pacing(5)
 
     @task
     def refresh(self) -> None:
@@ -128,7 +130,7 @@ class DashboardReader(_Keyed):
 class Reviewer(_Keyed):
     """An expert searching traces, pulling from the review queue and labelling."""
 
-    weight, wait_time = 2, between(2, 4)
+    weight, wait_time = 4, between(2, 4)
 
     def on_start(self) -> None:
         super().on_start()
@@ -161,7 +163,7 @@ class Reviewer(_Keyed):
 class AlertmanagerStorm(HttpUser):
     """Alertmanager re-sending a group of ten firing alerts (the same fingerprints each time)."""
 
-    weight, wait_time = 1, constant_pacing(2)
+    weight, wait_time = 2, constant_pacing(2)
 
     def on_start(self) -> None:
         self.client.headers["Authorization"] = f"Bearer {os.environ['METAMON_WEBHOOK_TOKEN']}"

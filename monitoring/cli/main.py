@@ -35,6 +35,9 @@ app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(evaluate)
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: METAMON_API_HOST.")] = None,
@@ -66,6 +69,9 @@ def serve(
             port=port or settings.api_port,
             workers=workers,
             log_config=None,
+            # uvicorn kills a worker that misses its 5 s liveness ping: on a busy machine a worker still
+            # importing, or serving a burst, is slow, not hung, and killing it drops its requests.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 
