@@ -76,11 +76,12 @@ class Settings(BaseSettings):
     # Where the API and the exporter listen (the bind address: 0.0.0.0 in a container).
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # API worker processes; 0: one per usable core. Each worker runs at most `api_max_in_flight` requests
-    # at once and answers the rest 503 with Retry-After at once, rather than queueing them.
-    api_workers: int = 0
-    api_max_in_flight: int = 20
     exporter_port: int = 9464
+
+    # API worker processes (`metamon serve`); 0: one per usable core.
+    api_workers: int = 0
+    # Requests one API worker serves at once; one more is answered 503 with Retry-After at once, not queued.
+    api_max_in_flight: int = 20
 
     # PostgreSQL, the source of truth (the local stack runs its own cluster with these).
     postgres_host: str = "127.0.0.1"
