@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, or_, select, update
@@ -37,7 +38,8 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(session.close)  # rolls back
+        with anyio.CancelScope(shield=True):  # a cancelled request must still give its connection back
+            await run_in_threadpool(session.close)  # rolls back
         raise
     await run_in_threadpool(_commit_and_close, session)
 
