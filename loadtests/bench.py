@@ -39,9 +39,8 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "small": ["--window", "10000", "--baseline", "70000", "--runs", "2"],
         "full": ["--window", "100000", "--baseline", "700000"],
     },
-    # Arriving with their engineers' work: run with their own defaults until listed here.
-    "bench_otlp.py": {},
-    "bench_efficacy.py": {},
+    "bench_otlp.py": {"small": ["--spans", "2000"], "full": ["--spans", "10000"]},
+    "bench_efficacy.py": {"small": ["--scenarios", "prompt-version,null"], "full": []},
     "load.py": {
         "small": ["--users", "100", "--run-time", "30s"],
         "full": ["--users", "50,100,150,200", "--run-time", "60s"],
