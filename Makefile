@@ -2,7 +2,7 @@
 VENV ?= .venv
 METAMON := $(VENV)/bin/metamon
 
-.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint
+.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint load bench
 
 install: system $(VENV)/.installed
 
@@ -47,3 +47,15 @@ test-sdk:
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The mixed load (locust headless, loopback, bounded): `make load USERS=50,100,150 RUN_TIME=60s`.
+USERS ?= 100
+RUN_TIME ?= 60s
+load: stack-up
+	$(VENV)/bin/python loadtests/load.py --users $(USERS) --run-time $(RUN_TIME)
+
+# Every benchmark of loadtests/, then loadtests/RESULTS.md: `make bench SIZE=full ONLY=traces,load`.
+SIZE ?= small
+ONLY ?=
+bench: stack-up
+	$(VENV)/bin/python loadtests/bench.py --size $(SIZE) --only '$(ONLY)'

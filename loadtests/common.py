@@ -157,7 +157,8 @@ class Process:
         self.proc.wait(20)
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+def wait_http(url: str, timeout: float = 180) -> None:
+    # Generous: two API workers importing the app took 72 s on this machine while other work ran.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

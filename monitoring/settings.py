@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # Where people and Alertmanager reach the API (links in emails, the webhook Alertmanager calls), e.g.
     # https://metamon.example.com. Empty: http://api_host:api_port, a wildcard bind address read as 127.0.0.1.
     public_url: str = ""
+    # API worker processes (`metamon serve`); 0: one per usable core.
+    api_workers: int = 0
+    # Requests one API worker serves at once; one more is answered 503 with Retry-After at once, not queued.
+    api_max_in_flight: int = 20
 
     # PostgreSQL, the source of truth (the local stack runs its own cluster with these).
     postgres_host: str = "127.0.0.1"

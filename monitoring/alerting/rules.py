@@ -316,6 +316,31 @@ class _Alerts:
         )
         return rules
 
+    def api(self, profile_name: str) -> list[dict]:
+        """The API's own latency SLO, per route template (the API's own histogram, job metamon-api)."""
+        slo = self.t.api_latency
+        profile = slo.profiles[profile_name]
+        served = 'job="metamon-api", route!~"/metrics|unmatched"'
+        quantile, p = _num(slo.quantile), f"p{_num(slo.quantile * 100)}"
+        return [
+            self._alert(
+                "MetamonApiLatencyHigh",
+                f"histogram_quantile({quantile}, sum by (route, le) "
+                f"(rate(metamon_api_request_duration_seconds_bucket{{{served}}}[{profile.window}])))\n"
+                f"> {_num(slo.seconds)}\n"
+                f"and on (route) sum by (route) "
+                f"(rate(metamon_api_request_duration_seconds_count{{{served}}}[{profile.window}])) "
+                f"> {_num(slo.min_requests_per_second)}",
+                profile.for_,
+                "high",
+                "overview",
+                f"The metamon API is slower than its {p} objective of {_num(slo.seconds * 1000)} ms.",
+                f"The {p} latency of the metamon API's {{{{ $labels.route }}}} requests is "
+                f"{{{{ $value | humanizeDuration }}}} over {profile.window}, above "
+                f"{_num(slo.seconds * 1000)} ms for {profile.for_}.",
+            )
+        ]
+
 
 def _sorted_alerts(rules: list[dict]) -> list[dict]:
     return sorted(rules, key=lambda r: (r["alert"], SEVERITIES.index(r["labels"]["severity"]), r["expr"]))
@@ -329,6 +354,7 @@ def build_groups(thresholds: Thresholds, profile_name: str) -> list[dict]:
         "metamon-components": _sorted_alerts(alerts.components()),
         "metamon-quality": _sorted_alerts(alerts.quality()),
         "metamon-slo": _sorted_alerts(alerts.slo()),
+        "metamon-api": alerts.api(profile_name),
     }
     return [
         {"name": name, "interval": profile.evaluation_interval, "rules": rules}

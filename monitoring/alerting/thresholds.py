@@ -109,10 +109,25 @@ class Profile(_Strict):
     index_backlog_max_age: Duration
 
 
+class ApiLatencyWindow(_Strict):
+    window: Duration
+    for_: Duration = Field(alias="for")
+
+
+class ApiLatencySLO(_Strict):
+    """The metamon API's own latency objective: `quantile` of each route's requests within `seconds`."""
+
+    quantile: float = Field(gt=0, lt=1)
+    seconds: float = Field(gt=0)
+    min_requests_per_second: float = Field(ge=0)
+    profiles: dict[str, ApiLatencyWindow]
+
+
 class Thresholds(_Strict):
     links: Links
     levels: Levels
     slo: SLOs
+    api_latency: ApiLatencySLO
     profiles: dict[str, Profile]
 
     @field_validator("profiles")

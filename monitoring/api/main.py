@@ -6,10 +6,11 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from prometheus_client import make_asgi_app
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from metamon.monitoring.api.metrics import instrument_pools, metrics_app
+from metamon.monitoring.api.middleware import AdmissionMiddleware
 from metamon.monitoring.api.openapi import complete_openapi
 from metamon.monitoring.api.routes import (
     alerts,
@@ -58,8 +59,10 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # OTLP's own path, where exporters expect it
     complete_openapi(app)
-    # The API's own process metrics, scraped by Prometheus as job "metamon-api".
-    app.mount("/metrics", make_asgi_app())
+    # The API's own metrics (HTTP, pool), scraped by Prometheus as job "metamon-api".
+    app.mount("/metrics", metrics_app())
+    instrument_pools()
+    app.add_middleware(AdmissionMiddleware, api=app, max_in_flight=get_settings().api_max_in_flight)
     # Raised by SQLAlchemy, or by psycopg itself on the COPY path of ingest.
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(psycopg.DataError, _unstorable_value)

@@ -1,6 +1,8 @@
 """The `metamon` command."""
 
+import os
 import sys
+from contextlib import nullcontext
 from importlib.metadata import version
 from typing import Annotated
 
@@ -93,13 +95,20 @@ def _unreachable(exc: Exception) -> str | None:
     return None
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: METAMON_API_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: METAMON_API_PORT.")] = None,
-    workers: int = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes. Default: METAMON_API_WORKERS, else one per core.")
+    ] = None,
 ) -> None:
     """Run the API under uvicorn. Beyond loopback it refuses a known or short webhook token."""
+    from metamon.monitoring.api.metrics import multiprocess_folder
+
     settings = get_settings()
     configure_logging(settings.log_level)
     host = host or settings.api_host
@@ -110,14 +119,20 @@ def serve(
         raise typer.Exit(2) from None
     if not settings.alert_webhook_token:
         typer.echo(f"the webhook token is in {settings.alert_webhook_token_file}", err=True)
-    uvicorn.run(
-        "metamon.monitoring.api.main:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.api_port,
-        workers=workers,
-        log_config=None,
-    )
+    workers = workers or settings.api_workers or len(os.sched_getaffinity(0))
+    # Several workers share one port: their metrics meet in a folder that /metrics sums.
+    with multiprocess_folder() if workers > 1 else nullcontext():
+        uvicorn.run(
+            "metamon.monitoring.api.main:create_app",
+            factory=True,
+            host=host,
+            port=port or settings.api_port,
+            workers=workers,
+            log_config=None,
+            # uvicorn kills a worker that misses its 5 s liveness ping: on a busy machine a worker still
+            # importing, or serving a burst, is slow, not hung, and killing it drops its requests.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        )
 
 
 PROBES = ("api", "exporter", "database", "elasticsearch")

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from metamon.monitoring.api.deps import SettingsDep, bearer, get_principal
-from metamon.monitoring.db.session import session_factory, session_scope
+from metamon.monitoring.db.session import session_factory
 from metamon.monitoring.outbox import backlog
 from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
 from metamon.monitoring.settings import Settings
@@ -101,8 +101,7 @@ def _known_key(settings: Settings, credentials: HTTPAuthorizationCredentials | N
     if credentials is None:
         return False
     try:
-        with session_scope(settings.database_url) as session:
-            get_principal(session, credentials)
+        get_principal(settings, credentials)
     except (HTTPException, OperationalError):  # a bad key, or the database went away meanwhile
         return False
     return True

@@ -92,7 +92,7 @@ def _promql(expr: str) -> str:
     return expr
 
 
-def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, tmp_path):
+def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, live_api, tmp_path):
     # The committed rules, evaluated every second instead of every 15 s.
     rules = yaml.safe_load(RULES.read_text())
     for group in rules["groups"]:
@@ -104,8 +104,16 @@ def test_every_prometheus_query_answers_from_the_real_prometheus(settings, popul
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(tmp_path / "rules.yml")],
-            "scrape_configs": [{"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]}],
+            "scrape_configs": [
+                {"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]},
+                # The API's own metrics, once it has served a request.
+                {
+                    "job_name": "metamon-api",
+                    "static_configs": [{"targets": [live_api.removeprefix("http://")]}],
+                },
+            ],
         }
+        assert httpx.get(f"{live_api}/api/v1/health", timeout=30).status_code == 200
         with prometheus(config, tmp_path) as url:
             # Rates need two scrapes; the recording rules one evaluation after that.
             ready = f'project_app:metamon_sla_violations:ratio_rate6h{{project="{PROJECT}"}}'
