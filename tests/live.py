@@ -21,7 +21,7 @@ FAST_RULES = CHECKOUT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
 
 
 def wait_ready(
-    url: str, process: subprocess.Popen, timeout: float = 30, codes: tuple[int, ...] = (200,)
+    url: str, process: subprocess.Popen, timeout: float = 120, codes: tuple[int, ...] = (200,)
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
