@@ -1,28 +1,8 @@
-"""SQL fragments shared by the segment counts and the evidence queries: the dimensions a failure can
-concentrate in, and the rows (traces, joined to the metric's evaluation) that a metric is counted over.
-The fragments are constants of this module; every value from outside is a bound parameter."""
+"""The rows (traces, joined to the metric's evaluation) that a metric is counted over, shared by the
+segment counts, the onset, the pair counts and the evidence queries. Every value from outside is a
+bound parameter."""
 
 from metamon.agents.research.metrics import Metric
-
-NONE = "(none)"
-
-# Input sizes in UTF-8 bytes (characters for ASCII text); a bucket is named by its bounds. Bytes, because
-# octet_length reads the stored size while length() counts characters: 5x slower on 100,000 traces.
-INPUT_LENGTH_SQL = (
-    "CASE WHEN octet_length(t.input) < 200 THEN '<200' WHEN octet_length(t.input) < 1000 THEN '200-1k' "
-    "WHEN octet_length(t.input) < 4000 THEN '1k-4k' ELSE '>4k' END"
-)
-LONG_INPUT_BUCKETS = ("1k-4k", ">4k")
-
-# In order of preference when two segments explain the failures equally well: the most actionable first.
-DIMENSIONS: dict[str, str] = {
-    "prompt_version": f"coalesce(t.prompt_version, '{NONE}')",
-    "model": f"coalesce(t.model, '{NONE}')",
-    "retrieval_source": f"coalesce(t.retrieved_context -> 0 ->> 'source_id', '{NONE}')",
-    "domain": f"coalesce(t.domain, '{NONE}')",
-    "input_length": INPUT_LENGTH_SQL,
-    "app": "t.app",
-}
 
 
 def metric_rows(metric: Metric, app: str | None) -> tuple[str, str, str]:
