@@ -11,7 +11,7 @@ from itertools import combinations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from metamon.agents.research.dimensions import predicate
+from metamon.agents.research.dimensions import order, predicate
 from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis, make_segment
 from metamon.agents.research.sql import metric_params, metric_rows
 
@@ -86,7 +86,7 @@ def expand(
         halves = singles[a], singles[b]
         times = [h.first_seen for h in halves if h.first_seen]
         pair = make_segment(
-            halves[0].parts + halves[1].parts,
+            tuple(sorted(halves[0].parts + halves[1].parts, key=lambda part: (order(part[0]), part[0]))),
             w,
             base,
             window_total=analysis.window,

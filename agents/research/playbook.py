@@ -178,12 +178,14 @@ def _best_in_baseline(
     analysis: SegmentAnalysis, dimension: str, exclude: str, min_samples: int
 ) -> str | None:
     """The value of `dimension` that failed least in the baseline (ties: the one that served more), other
-    than `exclude` and its rolled-up ancestors and descendants (`help-center` holds `help-center/doc-17`)."""
+    than `exclude`, its rolled-up ancestors and descendants (`help-center` holds `help-center/doc-17`) and
+    values that serve everything (no alternative)."""
     seen = [
         s
         for s in analysis.tables.get(dimension, [])
         if s.value not in (exclude, NONE, OTHER)
         and s.baseline.n >= min_samples
+        and not s.constant
         and not s.value.startswith(f"{exclude}/")
         and not exclude.startswith(f"{s.value}/")
     ]
