@@ -93,7 +93,15 @@ def research(
     if analysis.window.failures == 0:
         log.info("research: no proposal for %s: no failures in the window", where)
         return None
-    onset = find_onset(session, m, project_id=project_id, app=app, window=window)
+    onset = find_onset(
+        session,
+        m,
+        project_id=project_id,
+        app=app,
+        window=window,
+        baseline=baseline,
+        baseline_counts=analysis.baseline,
+    )
     changes = config_changes(session, project_id, app)
     pairs_tested, pairs_kept = pairs.expand(
         session,

@@ -50,6 +50,9 @@ class Counts:
     def __sub__(self, other: "Counts") -> "Counts":
         return Counts(self.n - other.n, self.failures - other.failures)
 
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.n + other.n, self.failures + other.failures)
+
 
 @dataclass(frozen=True)
 class Segment:

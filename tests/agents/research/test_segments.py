@@ -15,7 +15,15 @@ FACT = get_metric("fact_accuracy")
 
 
 def ranked(db, project, analysis, app="support-bot"):
-    onset = find_onset(db, FACT, project_id=project, app=app, window=WINDOW)
+    onset = find_onset(
+        db,
+        FACT,
+        project_id=project,
+        app=app,
+        window=WINDOW,
+        baseline=BASELINE,
+        baseline_counts=analysis.baseline,
+    )
     changes = config_changes(db, project, app)
     return rank(analysis, [], [], significance=0.01, min_samples=30, onset=onset, changes=changes)
 
