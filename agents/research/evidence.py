@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from metamon.agents.research.dimensions import SizeBuckets, predicate
 from metamon.agents.research.metrics import Metric
 from metamon.agents.research.segments import Segment
-from metamon.agents.research.sql import metric_params, metric_rows
+from metamon.agents.research.sql import IN_WINDOW, metric_params, metric_rows
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def collect(
             SELECT t.id, t.timestamp, {failed} AS failed, {reason} AS reason,
                    t.metadata ->> 'top_k' AS top_k, {rules} AS rules
             FROM {rows}
-            WHERE {scope} AND t.timestamp >= :window_start AND t.timestamp < :window_end
+            WHERE {scope} AND {IN_WINDOW}
               AND {" AND ".join(conds)}
         )
         SELECT

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from metamon.agents.research.dimensions import order, predicate
 from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis, make_segment
-from metamon.agents.research.sql import metric_params, metric_rows
+from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods
 
 # Singles expanded into pairs: the strongest this many that fail more than their reference at p < 0.05.
 SEEDS = 6
@@ -58,22 +58,15 @@ def expand(
         cond, p = predicate(dimension, value, analysis.sizes, f"s{i}")
         conds.append(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)")
         params |= p
-    in_window = "t.timestamp >= :window_start AND t.timestamp < :window_end"
     found = session.execute(
         text(f"""
-            SELECT {in_window} AS in_window, {failed} AS failed, {" + ".join(conds)} AS mask, count(*) AS n
+            SELECT {IN_WINDOW} AS in_window, {failed} AS failed, {" + ".join(conds)} AS mask, count(*) AS n
             FROM {rows}
             WHERE {scope}
-              AND (({in_window}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))
+              AND {IN_PERIODS}
             GROUP BY 1, 2, 3
         """),
-        params
-        | {
-            "window_start": window[0],
-            "window_end": window[1],
-            "baseline_start": baseline[0],
-            "baseline_end": baseline[1],
-        },
+        params | periods(window, baseline),
     ).all()
     tested, kept = [], []
     for a, b in candidates:

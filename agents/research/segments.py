@@ -31,7 +31,7 @@ from metamon.agents.research.dimensions import (
     round_edge,
 )
 from metamon.agents.research.metrics import Metric
-from metamon.agents.research.sql import metric_params, metric_rows
+from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods
 from metamon.agents.research.stats import two_proportion_p_value
 
 Reference = Literal["value_baseline", "overall_baseline", "rest_of_window"]
@@ -137,7 +137,7 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
 
 
-def _size_edges(session: Session, metric: Metric, project_id, app: str | None, window, params) -> SizeBuckets:
+def _size_edges(session: Session, metric: Metric, app: str | None, params: dict) -> SizeBuckets:
     """Bucket edges at quantiles of the window's input and output sizes (rounded, deduplicated)."""
     rows, scope, _ = metric_rows(metric, app)
     quantiles = ", ".join(
@@ -145,10 +145,7 @@ def _size_edges(session: Session, metric: Metric, project_id, app: str | None, w
         for name, col in SIZES.items()
     )
     found = session.execute(
-        text(
-            f"SELECT {quantiles} FROM {rows} WHERE {scope} "
-            "AND t.timestamp >= :window_start AND t.timestamp < :window_end"
-        ),
+        text(f"SELECT {quantiles} FROM {rows} WHERE {scope} AND {IN_WINDOW}"),
         params | {"quantiles": list(SIZE_QUANTILES)},
     ).one()
     edges = {}
@@ -162,13 +159,12 @@ def _count_rows(
     session: Session, metric: Metric, *, app: str | None, params: dict, sizes: SizeBuckets, work_mem: str
 ) -> list:
     rows, scope, failed = metric_rows(metric, app)
-    in_window = "t.timestamp >= :window_start AND t.timestamp < :window_end"
     sql = f"""
         WITH scoped AS (
-            SELECT {in_window} AS in_window, {failed} AS failed, t.timestamp AS ts, {SCOPED_COLUMNS}
+            SELECT {IN_WINDOW} AS in_window, {failed} AS failed, t.timestamp AS ts, {SCOPED_COLUMNS}
             FROM {rows}
             WHERE {scope}
-              AND (({in_window}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))
+              AND {IN_PERIODS}
         ), combos AS (
             SELECT in_window, {SCOPED_NAMES},
                    count(*) AS n, count(*) FILTER (WHERE failed) AS failures, min(ts) AS first_seen
@@ -226,13 +222,8 @@ def analyse(
     min_samples: int,
     work_mem: str = "64MB",
 ) -> SegmentAnalysis:
-    params = metric_params(metric, project_id, app) | {
-        "window_start": window[0],
-        "window_end": window[1],
-        "baseline_start": baseline[0],
-        "baseline_end": baseline[1],
-    }
-    sizes = _size_edges(session, metric, project_id, app, window, params)
+    params = metric_params(metric, project_id, app) | periods(window, baseline)
+    sizes = _size_edges(session, metric, app, params)
     raw: dict[str, list] = {}
     for r in _count_rows(session, metric, app=app, params=params, sizes=sizes, work_mem=work_mem):
         value = sizes.label(r.dimension, int(r.value)) if r.dimension in SIZES and not r.folded else r.value

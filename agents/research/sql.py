@@ -27,3 +27,17 @@ def metric_params(metric: Metric, project_id, app: str | None) -> dict:
     if app is not None:
         params["app"] = app
     return params
+
+
+# The alert's window, and the window or the baseline: the rows research counts. Parameters from periods().
+IN_WINDOW = "t.timestamp >= :window_start AND t.timestamp < :window_end"
+IN_PERIODS = f"(({IN_WINDOW}) OR (t.timestamp >= :baseline_start AND t.timestamp < :baseline_end))"
+
+
+def periods(window, baseline) -> dict:
+    return {
+        "window_start": window[0],
+        "window_end": window[1],
+        "baseline_start": baseline[0],
+        "baseline_end": baseline[1],
+    }
