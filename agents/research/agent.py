@@ -101,6 +101,7 @@ def research(
         window=window,
         baseline=baseline,
         baseline_counts=analysis.baseline,
+        baseline_keep=analysis.baseline_keep,
     )
     changes = config_changes(session, project_id, app)
     pairs_tested, pairs_kept = pairs.expand(
@@ -136,6 +137,8 @@ def research(
             "window_failures": analysis.window.failures,
             "baseline_traces": analysis.baseline.n,
             "baseline_failures": analysis.baseline.failures,
+            # A long baseline is read as a uniform sample (its figures are the sample's).
+            "baseline_sampled_fraction": round(analysis.baseline_fraction, 6),
         },
         "onset": onset.as_dict(),
         "tests": {

@@ -75,8 +75,9 @@ class SizeBuckets:
         raise ValueError(f"no {dimension} bucket {label!r}")
 
 
-# Per scored trace: its single-valued dimensions, its raw tags and metadata, its distinct sources and
-# span names. Grouping on these collapses the rows into combinations before expanding them into facts.
+# Per scored trace: its single-valued dimensions, its raw tags and metadata, its sources (duplicates are
+# dropped when the combinations are expanded: far fewer rows than traces). Grouping on
+# these collapses the rows into combinations before expanding them into facts.
 SCOPED_COLUMNS = f"""
     coalesce(t.prompt_version, '{NONE}') AS prompt_version, coalesce(t.model, '{NONE}') AS model,
     coalesce(t.domain, '{NONE}') AS domain, t.app,
@@ -84,15 +85,10 @@ SCOPED_COLUMNS = f"""
     width_bucket(octet_length(t.output), CAST(:output_edges AS int[])) AS output_length,
     t.tags,
     CASE WHEN jsonb_typeof(t.metadata) = 'object' THEN t.metadata ELSE '{{}}'::jsonb END AS metadata,
-    ARRAY(SELECT DISTINCT left(x ->> 'source_id', 500)
-          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t.retrieved_context) = 'array'
-                                         THEN t.retrieved_context ELSE '[]'::jsonb END) x
-          WHERE x ->> 'source_id' IS NOT NULL ORDER BY 1) AS sources,
-    ARRAY(SELECT DISTINCT s.kind || ':' || s.name FROM spans s WHERE s.trace_id = t.id ORDER BY 1) AS spans
+    CASE WHEN jsonb_typeof(t.retrieved_context) = 'array'
+         THEN jsonb_path_query_array(t.retrieved_context, '$[*].source_id') ELSE '[]'::jsonb END AS sources
 """
-SCOPED_NAMES = (
-    "prompt_version, model, domain, app, input_length, output_length, tags, metadata, sources, spans"
-)
+SCOPED_NAMES = "prompt_version, model, domain, app, input_length, output_length, tags, metadata, sources"
 
 # One combination `c` -> its (dimension, value) facts, each at most once.
 FACTS = f"""
@@ -109,13 +105,23 @@ FACTS = f"""
     WHERE jsonb_typeof(m.value) IN ('string', 'number', 'boolean')
     UNION ALL
     SELECT DISTINCT 'retrieval_source', array_to_string((string_to_array(src, '/'))[1:i], '/')
-    FROM unnest(c.sources) AS src, generate_series(1, cardinality(string_to_array(src, '/'))) AS i
+    FROM jsonb_array_elements_text(c.sources) AS src,
+         generate_series(1, cardinality(string_to_array(left(src, 500), '/'))) AS i
     UNION ALL
-    SELECT 'retrieval_source', '{NONE}' WHERE cardinality(c.sources) = 0
-    UNION ALL
-    SELECT CASE WHEN split_part(sp, ':', 1) = 'tool' THEN 'tool' ELSE 'span' END,
-           substr(sp, strpos(sp, ':') + 1)
-    FROM unnest(c.spans) AS sp
+    SELECT 'retrieval_source', '{NONE}' WHERE jsonb_array_length(c.sources) = 0
+"""
+
+# The span facts of the scoped traces `sc` (id, in_window, failed, ts), counted by one hash join with
+# the spans (a lookup per trace costs far more), each trace once per name.
+SPAN_FACTS = """
+    SELECT CASE WHEN s.kind = 'tool' THEN 'tool' ELSE 'span' END AS dimension, left(s.name, 200) AS value,
+           count(DISTINCT sc.id) FILTER (WHERE sc.in_window) AS window_n,
+           count(DISTINCT sc.id) FILTER (WHERE sc.in_window AND sc.failed) AS window_failures,
+           count(DISTINCT sc.id) FILTER (WHERE NOT sc.in_window) AS baseline_n,
+           count(DISTINCT sc.id) FILTER (WHERE NOT sc.in_window AND sc.failed) AS baseline_failures,
+           min(sc.ts) AS first_seen
+    FROM scoped sc JOIN spans s ON s.trace_id = sc.id
+    GROUP BY 1, 2
 """
 
 

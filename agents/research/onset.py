@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from metamon.agents.research.dimensions import COLUMNS
 from metamon.agents.research.metrics import Metric
 from metamon.agents.research.segments import Counts, Segment
-from metamon.agents.research.sql import metric_params, metric_rows
+from metamon.agents.research.sql import ALL, IN_BASELINE, SAMPLED, metric_params, metric_rows, periods
 
 BUCKETS = 48
 # A value that came in within this many buckets of the onset explains it, and so does one whose arrival
@@ -97,6 +97,7 @@ def find_onset(
     window: tuple[datetime, datetime],
     baseline: tuple[datetime, datetime],
     baseline_counts: Counts,
+    baseline_keep: int = ALL,
 ) -> Onset:
     """The change point over the window and as long again before it, in BUCKETS time buckets after one
     more: the rest of the baseline, so that a thin stretch before the window is read against it."""
@@ -107,10 +108,10 @@ def find_onset(
     found = session.execute(
         text(f"""
             SELECT width_bucket(extract(epoch FROM t.timestamp), :lo_s, :hi_s, :buckets) AS b,
-                   t.timestamp >= :baseline_start AND t.timestamp < :baseline_end AS in_baseline,
+                   {IN_BASELINE} AS in_baseline,
                    count(*) AS n, count(*) FILTER (WHERE {failed}) AS failures
             FROM {rows}
-            WHERE {scope} AND t.timestamp >= :lo AND t.timestamp < :hi
+            WHERE {scope} AND t.timestamp >= :lo AND t.timestamp < :hi AND (NOT ({IN_BASELINE}) OR {SAMPLED})
             GROUP BY 1, 2
         """),
         metric_params(metric, project_id, app)
@@ -120,9 +121,8 @@ def find_onset(
             "lo_s": lo.timestamp(),
             "hi_s": hi.timestamp(),
             "buckets": BUCKETS,
-            "baseline_start": baseline[0],
-            "baseline_end": baseline[1],
-        },
+        }
+        | periods(window, baseline, baseline_keep),
     ).all()
     buckets = [Counts(0, 0)] * (BUCKETS + 1)
     prior = baseline_counts

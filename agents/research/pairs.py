@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from metamon.agents.research.dimensions import order, predicate
 from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis, make_segment
-from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods
+from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods, tuned
 
 # Singles expanded into pairs: the strongest this many that fail more than their reference at p < 0.05.
 SEEDS = 6
@@ -58,16 +58,17 @@ def expand(
         cond, p = predicate(dimension, value, analysis.sizes, f"s{i}")
         conds.append(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)")
         params |= p
-    found = session.execute(
-        text(f"""
+    with tuned(session):
+        found = session.execute(
+            text(f"""
             SELECT {IN_WINDOW} AS in_window, {failed} AS failed, {" + ".join(conds)} AS mask, count(*) AS n
             FROM {rows}
             WHERE {scope}
               AND {IN_PERIODS}
             GROUP BY 1, 2, 3
         """),
-        params | periods(window, baseline),
-    ).all()
+            params | periods(window, baseline, analysis.baseline_keep),
+        ).all()
     tested, kept = [], []
     for a, b in candidates:
         bits = (1 << a) | (1 << b)

@@ -13,6 +13,7 @@ it had at least `min_samples` traces there), the whole baseline (a value new in 
 the window (no usable baseline at all).
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -27,15 +28,27 @@ from metamon.agents.research.dimensions import (
     SCOPED_NAMES,
     SIZE_QUANTILES,
     SIZES,
+    SPAN_FACTS,
     SizeBuckets,
     round_edge,
 )
 from metamon.agents.research.metrics import Metric
-from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods
+from metamon.agents.research.sql import (
+    ALL,
+    IN_BASELINE,
+    IN_PERIODS,
+    IN_WINDOW,
+    metric_params,
+    metric_rows,
+    periods,
+    tuned,
+)
 from metamon.agents.research.stats import two_proportion_p_value
 
 Reference = Literal["value_baseline", "overall_baseline", "rest_of_window"]
 VALUES_PER_DIMENSION = 50
+# A longer baseline is read as a uniform sample of about this many traces.
+BASELINE_SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,12 @@ class SegmentAnalysis:
     sizes: SizeBuckets
     # Dimensions of one value everywhere: not tested, listed as ruled out.
     skipped: list[str] = field(default_factory=list)
+    # The baseline sample, out of sql.ALL (see sql.IN_PERIODS): every query over the periods uses it.
+    baseline_keep: int = ALL
+
+    @property
+    def baseline_fraction(self) -> float:
+        return self.baseline_keep / ALL
 
     def tested(self) -> list[Segment]:
         return [s for rows in self.tables.values() for s in rows if s.tested]
@@ -161,7 +180,7 @@ def _count_rows(
     rows, scope, failed = metric_rows(metric, app)
     sql = f"""
         WITH scoped AS (
-            SELECT {IN_WINDOW} AS in_window, {failed} AS failed, t.timestamp AS ts, {SCOPED_COLUMNS}
+            SELECT t.id, {IN_WINDOW} AS in_window, {failed} AS failed, t.timestamp AS ts, {SCOPED_COLUMNS}
             FROM {rows}
             WHERE {scope}
               AND {IN_PERIODS}
@@ -179,6 +198,8 @@ def _count_rows(
                    min(c.first_seen) AS first_seen
             FROM combos c CROSS JOIN LATERAL ({FACTS}) AS f(dimension, value)
             GROUP BY 1, 2
+            UNION ALL
+            {SPAN_FACTS}
         ), ranked AS (
             SELECT *, row_number() OVER (
                 PARTITION BY dimension
@@ -193,21 +214,19 @@ def _count_rows(
         FROM ranked
         GROUP BY 1, 2
     """
-    # The hash aggregates hold one small row per combination: give them room for this query only.
-    # (A failing query aborts the transaction, and the local setting goes with it.)
-    set_work_mem = text("SELECT set_config('work_mem', :mem, true)")
-    previous = session.execute(text("SELECT current_setting('work_mem')")).scalar()
-    session.execute(set_work_mem, {"mem": work_mem})
-    result = session.execute(
-        text(sql),
-        params
-        | {
-            "input_edges": sizes.edges["input_length"],
-            "output_edges": sizes.edges["output_length"],
-            "cap": VALUES_PER_DIMENSION,
-        },
-    ).all()
-    session.execute(set_work_mem, {"mem": previous})
+    # The hash aggregates hold one small row per combination: give them room for this query only. The
+    # planner multiplies the attributes' distinct counts into far more combinations than there are and
+    # picks a sort that spills to disk; the hash aggregate holds the real few thousand: no sort.
+    with tuned(session, work_mem=work_mem, enable_sort="off"):
+        result = session.execute(
+            text(sql),
+            params
+            | {
+                "input_edges": sizes.edges["input_length"],
+                "output_edges": sizes.edges["output_length"],
+                "cap": VALUES_PER_DIMENSION,
+            },
+        ).all()
     return result
 
 
@@ -223,6 +242,12 @@ def analyse(
     work_mem: str = "64MB",
 ) -> SegmentAnalysis:
     params = metric_params(metric, project_id, app) | periods(window, baseline)
+    # The baseline's traces (scored or not: this only sizes the sample), from the index.
+    baseline_traces = session.execute(
+        text(f"SELECT count(*) FROM traces t WHERE {metric_rows(metric, app)[1]} AND {IN_BASELINE}"), params
+    ).scalar()
+    keep = min(ALL, math.ceil(ALL * BASELINE_SAMPLE / max(baseline_traces, 1)))
+    params |= {"baseline_keep": keep}
     sizes = _size_edges(session, metric, app, params)
     raw: dict[str, list] = {}
     for r in _count_rows(session, metric, app=app, params=params, sizes=sizes, work_mem=work_mem):
@@ -262,7 +287,7 @@ def analyse(
             skipped.append(name)
         else:
             tables[name] = rows
-    return SegmentAnalysis(metric, window_total, baseline_total, tables, sizes, skipped)
+    return SegmentAnalysis(metric, window_total, baseline_total, tables, sizes, skipped, keep)
 
 
 def _test(window: Counts, ref: Counts) -> tuple[float, float]:

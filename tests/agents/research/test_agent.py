@@ -81,6 +81,7 @@ def test_a_new_prompt_version_that_fails_is_rolled_back(db, settings):
         "window_failures": 140,
         "baseline_traces": 1400,
         "baseline_failures": 70,
+        "baseline_sampled_fraction": 1.0,
     }
     assert set(draft.evidence["segments"]) == {"prompt_version", "domain"}
     assert {r["dimension"] for r in draft.evidence["ruled_out"]} >= {"domain", "model", "app"}
