@@ -17,6 +17,20 @@ def drain(settings) -> None:
         pass
 
 
+def canary(session, project_id, now, **versions: tuple[int, int]) -> None:
+    """(traces, failures) per prompt version over the last 20 minutes."""
+    for version, (n, failures) in versions.items():
+        add_traces(
+            session,
+            project_id,
+            start=now - timedelta(minutes=20),
+            end=now,
+            n=n,
+            failures=failures,
+            prompt_version=version,
+        )
+
+
 def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_grows(
     client, make_key, settings, database_url
 ):
@@ -35,24 +49,7 @@ def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_gr
             prompt_version="v2",
         )
         # A 30% canary of v3, 20 traces so far.
-        add_traces(
-            session,
-            project_id,
-            start=now - timedelta(minutes=20),
-            end=now,
-            n=14,
-            failures=1,
-            prompt_version="v2",
-        )
-        add_traces(
-            session,
-            project_id,
-            start=now - timedelta(minutes=20),
-            end=now,
-            n=6,
-            failures=4,
-            prompt_version="v3",
-        )
+        canary(session, project_id, now, v2=(14, 1), v3=(6, 4))
     fired = alert(
         "revise-canary-1", starts=now - timedelta(minutes=5), project="revise-canary", app="support-bot"
     )
@@ -71,24 +68,7 @@ def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_gr
 
     # An hour later the canary has served 100 traces and the evidence is clear.
     with session_scope(database_url) as session:
-        add_traces(
-            session,
-            project_id,
-            start=now - timedelta(minutes=20),
-            end=now,
-            n=200,
-            failures=10,
-            prompt_version="v2",
-        )
-        add_traces(
-            session,
-            project_id,
-            start=now - timedelta(minutes=20),
-            end=now,
-            n=100,
-            failures=60,
-            prompt_version="v3",
-        )
+        canary(session, project_id, now, v2=(200, 10), v3=(100, 60))
         add_traces(session, project_id, start=now, end=now + timedelta(seconds=1), n=1, failures=0)
         session.execute(
             update(ImprovementProposal)
