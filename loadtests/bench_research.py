@@ -3,9 +3,12 @@
 .venv/bin/python loadtests/bench_research.py [--window 100000] [--baseline 700000] [--runs 5]
 
 Traces and their fact-accuracy evaluations are generated in SQL (generate_series) in a database of
-its own: 4 models, 10 domains, 6 retrieval sources, input sizes in all four buckets; prompt v7 serves
-20% of the window and fails 40% of the time, everything else 5%. The bare backend figure is one
-aggregate over the same rows (count and failures, no grouping): what scanning them costs at least.
+its own, with every dimension kind the research agent discovers: 4 models, 10 domains, prompt versions,
+3 retrieved documents per trace from 6 sources x 50 documents (`kb-3/doc-17`, rolled up), input and
+output sizes, 2 tags (`locale:..`, a bare `beta` on some), 3 scalar metadata keys (plus a nested one),
+and 2 spans per trace (an llm span and one of 3 tools). Prompt v7 serves 20% of the window and fails
+40% of the time, everything else 5%. The bare backend figure is one aggregate over the same rows (count
+and failures, no grouping): what scanning them costs at least.
 """
 
 import argparse
@@ -51,13 +54,30 @@ SEED = """
                CASE WHEN v7 THEN 'v7' ELSE 'v6' END, 'domain-' || (i %% 10),
                repeat('q', CASE WHEN r2 < 0.7 THEN 120 WHEN r2 < 0.9 THEN 600
                                 WHEN r2 < 0.98 THEN 2000 ELSE 6000 END),
-               'an answer',
+               repeat('a', CASE WHEN r2 < 0.5 THEN 40 WHEN r2 < 0.95 THEN 300 ELSE 3000 END),
                jsonb_build_array(
-                   jsonb_build_object('source_id', 'kb-' || (i %% 6), 'content', 'c', 'score', 0.8)
+                   jsonb_build_object('source_id', 'kb-' || (i %% 6) || '/doc-' || (i %% 50),
+                                      'content', 'c', 'score', 0.8),
+                   jsonb_build_object('source_id', 'kb-' || ((i + 1) %% 6) || '/doc-' || ((i * 7) %% 50),
+                                      'content', 'c', 'score', 0.7),
+                   jsonb_build_object('source_id', 'kb-' || ((i + 2) %% 6) || '/doc-' || ((i * 3) %% 50),
+                                      'content', 'c', 'score', 0.6)
                ),
-               'ok', 0.5, 0.001, '[]', '{}', jsonb_build_object('top_k', 5)
+               'ok', 0.5, 0.001, '[]',
+               ARRAY['locale:' || (ARRAY['en-US', 'de-DE', 'fr-FR', 'ja-JP'])[1 + i %% 4]]
+                   || CASE WHEN i %% 3 = 0 THEN ARRAY['beta'] ELSE ARRAY[]::text[] END,
+               jsonb_build_object('top_k', 5,
+                                  'customer_tier', (ARRAY['free', 'pro', 'enterprise'])[1 + i %% 3],
+                                  'flag_new_ranker', i %% 2 = 0, 'client', jsonb_build_object('v', 1))
         FROM rows
-        RETURNING id
+        RETURNING id, timestamp
+    ), sp AS (
+        INSERT INTO spans (trace_id, span_id, name, kind, start_time, status, attributes)
+        SELECT id, s.span_id, s.name, s.kind, timestamp, 'ok', '{}'
+        FROM ins CROSS JOIN LATERAL (VALUES
+            ('a', 'chat', 'llm'),
+            ('b', (ARRAY['web_search', 'calculator', 'kb_lookup'])[1 + abs(hashtext(id::text)) %% 3], 'tool')
+        ) AS s(span_id, name, kind)
     )
     INSERT INTO trace_evaluations (trace_id, project_id, evaluator, kind, score, passed, reason, details)
     SELECT id, %(project)s, 'fact_accuracy', 'code', 0, NOT failed,
@@ -121,6 +141,7 @@ def main() -> None:
         with connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE traces")
             conn.execute("VACUUM ANALYZE trace_evaluations")
+            conn.execute("VACUUM ANALYZE spans")
         print(f"seeded {args.window + args.baseline:,} traces in {time.perf_counter() - started:.1f} s")
 
         params = {
@@ -163,11 +184,12 @@ def main() -> None:
         )
         for label, seconds in (
             ("bare backend (one aggregate over the rows)", bare),
-            ("segment tables (6 dimensions, one pass)", segments),
-            ("whole analysis (tables, evidence, playbook)", whole),
+            ("segment tables (all dimension kinds)", segments),
+            ("whole analysis (+ onset, pairs, evidence)", whole),
         ):
             print(f"  {label:<45} {seconds * 1000:8.0f} ms  ({seconds / bare:.2f}x)")
-        print(f"  -> {draft.root_cause_key}: {draft.title}")
+        print(f"  -> {draft.root_cause_key} (confidence {draft.confidence:.2f}): {draft.title}")
+        print(f"  dimensions: {len(draft.evidence['segments'])} tested tables, {draft.evidence['tests']}")
         print(f"  peak RSS of this process: {peak_rss_mb(os.getpid()):.0f} MB")
 
 

@@ -247,6 +247,9 @@ class Settings(BaseSettings):
     webhook_max_alerts: int = 1000
     # Research: the window before an alert that the research agent analyses.
     research_window_seconds: int = 3600
+    # While an alert fires, the worker re-runs research on its pending proposal at most this often, and
+    # only once new traces arrived.
+    research_revise_seconds: float = 60.0
     # Proposals: approving one that is high-risk, or expected to gain at least this much of its metric,
     # needs a reviewer and a comment; the optional policy approves validated low-risk ones by itself.
     high_impact_improvement: float = 0.05

@@ -1,9 +1,10 @@
 """The research agent's entry point: from an alert's metric, scope and window to a proposal draft.
 
-segments (SQL counts per dimension value) -> ranking (the segment that explains the failures) ->
+segments (SQL counts per discovered dimension value) -> pairs (the strongest values combined) -> onset
+(when the failures began, when each value came in) -> ranking (the cause, what was ruled out) ->
 evidence (failing traces, grouped reasons) -> playbook (a typed change) -> counterfactual (expected
-improvement) -> optionally a narrative and alternatives from a chat model. None when nothing
-significant explains the failures; the log line says why.
+improvement) -> confidence -> optionally a narrative and alternatives from a chat model. When nothing
+explains the failures, an `investigate` draft that says so; None only when nothing failed.
 """
 
 import logging
@@ -14,11 +15,14 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
 from metamon.agents.llm import configured_chat_model
+from metamon.agents.research import confidence as conf
 from metamon.agents.research import evidence as evidence_mod
+from metamon.agents.research import pairs
 from metamon.agents.research.counterfactual import counterfactual
 from metamon.agents.research.metrics import get_metric
 from metamon.agents.research.narrative import write_narrative
-from metamon.agents.research.playbook import recommend, root_cause_key
+from metamon.agents.research.onset import config_changes, find_onset
+from metamon.agents.research.playbook import InvestigateUnexplained, recommend, root_cause_key
 from metamon.agents.research.ranking import rank, score
 from metamon.agents.research.segments import analyse
 from metamon.monitoring.settings import Settings
@@ -45,6 +49,8 @@ class ProposalDraft:
     expected_improvement: float
     effort: str
     risk: str
+    # 0..1 from the evidence (confidence.py); evidence["confidence"] has its factors and level.
+    confidence: float = 0.0
     narrative: str | None = None
     alternatives: list[dict] = field(default_factory=list)
 
@@ -84,34 +90,39 @@ def research(
         min_samples=min_samples,
         work_mem=settings.research_work_mem,
     )
-    ranking = rank(analysis, settings.research_significance, min_samples)
-    if not ranking.candidates:
-        log.info("research: no proposal for %s: %s", where, ranking.why_none)
+    if analysis.window.failures == 0:
+        log.info("research: no proposal for %s: no failures in the window", where)
         return None
-    top = ranking.candidates[0]
-    found = evidence_mod.collect(
+    onset = find_onset(
         session,
         m,
-        top,
         project_id=project_id,
         app=app,
         window=window,
-        max_traces=settings.research_evidence_traces,
-        max_reasons=settings.research_evidence_reasons,
+        baseline=baseline,
+        baseline_counts=analysis.baseline,
+        baseline_keep=analysis.baseline_keep,
     )
-    target_app = top.value if top.dimension == "app" else app
-    sla = settings.sla_latency_seconds
-    change = recommend(
-        m,
-        top,
+    changes = config_changes(session, project_id, app)
+    pairs_tested, pairs_kept = pairs.expand(
+        session,
         analysis,
-        found,
+        pairs.seeds(analysis, score),
+        project_id=project_id,
         app=app,
+        window=window,
+        baseline=baseline,
         min_samples=min_samples,
-        sla_seconds=sla.get(target_app or "default", sla.get("default", 2.0)),
     )
-    expected = counterfactual(m, analysis, top, min_samples)
-
+    ranking = rank(
+        analysis,
+        pairs_tested,
+        pairs_kept,
+        significance=settings.research_significance,
+        min_samples=min_samples,
+        onset=onset,
+        changes=changes,
+    )
     scope = {
         "project_id": str(project_id),
         "app": app,
@@ -119,53 +130,40 @@ def research(
         "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
         "baseline": {"start": baseline_start.isoformat(), "end": baseline_end.isoformat()},
     }
-    root_cause = {
-        "metric": metric,
-        "dimension": top.dimension,
-        "value": top.value,
-        **{k: v for k, v in top.as_row().items() if k != "value"},
-        "score": round(score(top), 6),
-    }
+    provisional = conf.provisional(analysis.window.n, min_samples)
     evidence = {
-        "trace_ids": found.trace_ids,
-        "reasons": found.reasons,
-        "guardrail_rules": found.guardrail_rules,
-        "top_k": found.top_k,
-        "counterfactual": expected.as_dict(),
         "totals": {
             "window_traces": analysis.window.n,
             "window_failures": analysis.window.failures,
             "baseline_traces": analysis.baseline.n,
             "baseline_failures": analysis.baseline.failures,
+            # A long baseline is read as a uniform sample (its figures are the sample's).
+            "baseline_sampled_fraction": round(analysis.baseline_fraction, 6),
         },
-        "tests": {"segments_tested": ranking.tested, "p_value_threshold": ranking.threshold},
-        "other_candidates": [
-            {
-                "dimension": s.dimension,
-                "value": s.value,
-                "lift": round(s.lift, 6),
-                "share_of_failures": round(s.share, 6),
-                "p_value": s.p_value,
-                "score": round(score(s), 6),
-            }
-            for s in ranking.candidates[1 : RUNNER_UPS + 1]
-        ],
+        "onset": onset.as_dict(),
+        "tests": {
+            "segments_tested": ranking.tested,
+            "pairs_tested": len(pairs_tested),
+            "p_value_threshold": ranking.threshold,
+        },
+        "provisional": provisional,
+        "ruled_out": [v.as_dict() for v in ranking.ruled_out]
+        + [{"dimension": d, "ruled_out_because": "one value everywhere"} for d in analysis.skipped],
         "segments": {dim: [s.as_row() for s in rows[:TABLE_ROWS]] for dim, rows in analysis.tables.items()},
     }
-    draft = ProposalDraft(
-        proposal_type=change.type,
-        title=f"{change.title()}: {m.label} {expected.metric_now:.1%} -> "
-        f"{expected.metric_if_fixed:.1%} expected",
-        app=target_app,
-        root_cause_key=root_cause_key(m, app, top),
-        scope=scope,
-        root_cause=root_cause,
-        evidence=evidence,
-        recommended_change=change.model_dump(),
-        expected_improvement=round(expected.improvement, 6),
-        effort=change.effort,
-        risk=change.risk,
+    if not ranking.causes:
+        draft = _abstention(m, analysis, ranking, app=app, scope=scope, evidence=evidence)
+        log.info("research: %s unexplained (%s): investigate", where, ranking.why_none)
+    else:
+        draft = _proposal(
+            session, settings, m, analysis, ranking, app=app, window=window, scope=scope, evidence=evidence
+        )
+    draft.confidence = round(
+        conf.capped(draft.confidence, provisional=provisional, abstained=not ranking.causes), 6
     )
+    draft.evidence["confidence"] |= {"value": draft.confidence, "level": conf.level(draft.confidence)}
+    if provisional:
+        draft.title = f"[provisional: {analysis.window.n} traces] {draft.title}"
     chat_model = chat_model or configured_chat_model(settings)
     if chat_model is not None:
         reply = write_narrative(
@@ -173,25 +171,121 @@ def research(
             {
                 "metric": {"name": metric, "label": m.label, "unit": m.unit},
                 "scope": scope,
-                "root_cause": root_cause,
-                "reasons": found.reasons[:5],
+                "root_cause": draft.root_cause,
+                "confidence": draft.evidence["confidence"],
+                "reasons": draft.evidence.get("reasons", [])[:5],
                 "recommended_change": draft.recommended_change | {"effort": draft.effort, "risk": draft.risk},
-                "expected": expected.as_dict(),
-                "other_candidates": evidence["other_candidates"],
+                "expected": draft.evidence.get("counterfactual"),
+                "other_candidates": draft.evidence.get("other_candidates", []),
             },
         )
         if reply is not None:
             draft.narrative = reply.narrative
             draft.alternatives = [a.model_dump() for a in reply.alternatives]
     log.info(
-        "research: %s -> %s (%s=%s, lift %.2f, share %.0f%%, p=%.2g), expected +%.4f",
+        "research: %s -> %s (%s), confidence %.2f",
         where,
-        change.type,
-        top.dimension,
-        top.value,
-        top.lift,
-        top.share * 100,
-        top.p_value,
-        expected.improvement,
+        draft.proposal_type,
+        draft.root_cause_key,
+        draft.confidence,
     )
     return draft
+
+
+def _proposal(session, settings, m, analysis, ranking, *, app, window, scope, evidence) -> ProposalDraft:
+    top = ranking.causes[0]
+    cause = top.segment
+    min_samples = settings.research_min_samples
+    found = evidence_mod.collect(
+        session,
+        m,
+        cause,
+        analysis.sizes,
+        project_id=scope["project_id"],
+        app=app,
+        window=(
+            datetime.fromisoformat(scope["window"]["start"]),
+            datetime.fromisoformat(scope["window"]["end"]),
+        ),
+        max_traces=settings.research_evidence_traces,
+        max_reasons=settings.research_evidence_reasons,
+    )
+    target_app = cause.value if cause.dimension == "app" else app
+    sla = settings.sla_latency_seconds
+    change = recommend(
+        m,
+        cause,
+        analysis,
+        found,
+        app=app,
+        min_samples=min_samples,
+        sla_seconds=sla.get(target_app or "default", sla.get("default", 2.0)),
+    )
+    expected = counterfactual(m, analysis, cause, min_samples)
+    root_cause = {
+        "metric": m.name,
+        "dimension": cause.dimension,
+        "value": cause.value,
+        "segment": cause.where,
+        **{k: v for k, v in cause.as_row().items() if k != "value"},
+        "introduced_at": top.introduced_at,
+        "onset_explained": top.onset_explained,
+        "explained_share_of_excess_failures": round(top.explained, 6),
+        "p_value_corrected": min(1.0, top.p_corrected),
+        "score": round(score(cause), 6),
+    }
+    evidence |= {
+        "trace_ids": found.trace_ids,
+        "reasons": found.reasons,
+        "guardrail_rules": found.guardrail_rules,
+        "top_k": found.top_k,
+        "counterfactual": expected.as_dict(),
+        "confidence": dict(top.confidence),
+        "other_candidates": [v.as_dict() for v in ranking.causes[1 : RUNNER_UPS + 1]],
+    }
+    return ProposalDraft(
+        proposal_type=change.type,
+        title=f"{change.title()}: {m.label} {expected.metric_now:.1%} -> "
+        f"{expected.metric_if_fixed:.1%} expected",
+        app=target_app,
+        root_cause_key=root_cause_key(m, app, cause),
+        scope=scope,
+        root_cause=root_cause,
+        evidence=evidence,
+        recommended_change=change.model_dump(),
+        expected_improvement=round(expected.improvement, 6),
+        effort=change.effort,
+        risk=change.risk,
+        confidence=top.confidence["value"],
+    )
+
+
+def _abstention(m, analysis, ranking, *, app, scope, evidence) -> ProposalDraft:
+    """Nothing explains the failures: an investigate proposal with what was ruled out and the best leads."""
+    leads = [v.as_dict() for v in ranking.ruled_out[:RUNNER_UPS]]
+    change = InvestigateUnexplained(
+        app=app,
+        metric=m.name,
+        ruled_out=[
+            {"dimension": v["dimension"], "value": v["value"], "because": v["ruled_out_because"]}
+            for v in evidence["ruled_out"]
+            if "value" in v
+        ],
+        best_candidates=leads,
+    )
+    best = ranking.ruled_out[0].confidence if ranking.ruled_out else {"value": 0.0, "factors": {}}
+    evidence |= {"why_unexplained": ranking.why_none, "confidence": dict(best), "other_candidates": leads}
+    return ProposalDraft(
+        proposal_type=change.type,
+        title=f"{change.title()} ({analysis.window.failures} of {analysis.window.n} traces failing)",
+        app=app,
+        root_cause_key=root_cause_key(m, app, None),
+        scope=scope,
+        root_cause={"metric": m.name, "dimension": None, "value": None, "explained": False},
+        evidence=evidence,
+        recommended_change=change.model_dump(),
+        expected_improvement=0.0,
+        effort=change.effort,
+        risk=change.risk,
+        confidence=best["value"],
+    )

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from metamon.agents.research.dimensions import SizeBuckets, predicate
 from metamon.agents.research.metrics import Metric
 from metamon.agents.research.segments import Segment
-from metamon.agents.research.sql import DIMENSIONS, metric_params, metric_rows
+from metamon.agents.research.sql import IN_WINDOW, metric_params, metric_rows
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ def collect(
     session: Session,
     metric: Metric,
     segment: Segment,
+    sizes: SizeBuckets,
     *,
     project_id,
     app: str | None,
@@ -35,14 +37,16 @@ def collect(
     # The error ratio has no evaluator: its failures are grouped by the error type the app reported.
     reason = "coalesce(t.error_type, 'error')" if metric.evaluator is None else "e.reason"
     rules = "e.details -> 'failed'" if metric.evaluator == "guardrails" else "NULL::jsonb"
+    held = [predicate(d, v, sizes, f"p{i}") for i, (d, v) in enumerate(segment.parts)]
+    conds = [c for c, _ in held]
     # One pass over the segment's rows in the window; the four answers are read from it.
     sql = f"""
         WITH seg AS MATERIALIZED (
             SELECT t.id, t.timestamp, {failed} AS failed, {reason} AS reason,
                    t.metadata ->> 'top_k' AS top_k, {rules} AS rules
             FROM {rows}
-            WHERE {scope} AND t.timestamp >= :window_start AND t.timestamp < :window_end
-              AND {DIMENSIONS[segment.dimension]} = :value
+            WHERE {scope} AND {IN_WINDOW}
+              AND {" AND ".join(conds)}
         )
         SELECT
             ARRAY(SELECT id::text FROM seg WHERE failed ORDER BY timestamp DESC, id LIMIT :max_traces)
@@ -63,10 +67,11 @@ def collect(
     params = metric_params(metric, project_id, app) | {
         "window_start": window[0],
         "window_end": window[1],
-        "value": segment.value,
         "max_traces": max_traces,
         "max_reasons": max_reasons,
     }
+    for _, p in held:
+        params |= p
     found = session.execute(text(sql), params).one()
     return Evidence(
         trace_ids=list(found.trace_ids),

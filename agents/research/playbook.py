@@ -10,10 +10,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
+from metamon.agents.research.dimensions import LONG_INPUT_BYTES, NONE, OTHER
 from metamon.agents.research.evidence import Evidence
 from metamon.agents.research.metrics import Metric
 from metamon.agents.research.segments import Segment, SegmentAnalysis
-from metamon.agents.research.sql import LONG_INPUT_BUCKETS, NONE
 
 Level = Literal["low", "medium", "high"]
 
@@ -144,24 +144,50 @@ class InvestigateSegment(Change):
         return f"Investigate {self.metric} failures{self._for()} in {where}"
 
 
-def root_cause_key(metric: Metric, app: str | None, segment: Segment) -> str:
+class InvestigateUnexplained(Change):
+    """Nothing explains the failures: what was ruled out and the best leads, no config change. Never low
+    risk: acting on it means acting without a cause."""
+
+    type: Literal["investigate"] = "investigate"
+    effort: ClassVar[Level] = "medium"
+    risk: ClassVar[Level] = "medium"
+    metric: str
+    ruled_out: list[dict]
+    best_candidates: list[dict]
+
+    def title(self) -> str:
+        return f"Investigate {self.metric} failures{self._for()}: no tested segment explains them"
+
+
+UNEXPLAINED = "unexplained"
+
+
+def root_cause_key(metric: Metric, app: str | None, segment: Segment | None) -> str:
     """Stable across re-runs of the same alert: metric, scope and cause, never figures."""
     parts = [metric.name]
     if app is not None:
         parts.append(f"app={app}")
-    if not (app is not None and segment.dimension == "app"):
-        parts.append(f"{segment.dimension}={segment.value}")
+    if segment is None:
+        parts.append(UNEXPLAINED)
+    elif not (app is not None and segment.dimension == "app"):
+        parts.append("&".join(f"{d}={v}" for d, v in segment.parts))
     return "|".join(parts)
 
 
 def _best_in_baseline(
     analysis: SegmentAnalysis, dimension: str, exclude: str, min_samples: int
 ) -> str | None:
-    """The value of `dimension` that failed least in the baseline (ties: the one that served more)."""
+    """The value of `dimension` that failed least in the baseline (ties: the one that served more), other
+    than `exclude`, its rolled-up ancestors and descendants (`help-center` holds `help-center/doc-17`) and
+    values that serve everything (no alternative)."""
     seen = [
         s
         for s in analysis.tables.get(dimension, [])
-        if s.value not in (exclude, NONE) and s.baseline.n >= min_samples
+        if s.value not in (exclude, NONE, OTHER)
+        and s.baseline.n >= min_samples
+        and not s.constant
+        and not s.value.startswith(f"{exclude}/")
+        and not exclude.startswith(f"{s.value}/")
     ]
     return min(seen, key=lambda s: (s.baseline.rate, -s.baseline.n, s.value)).value if seen else None
 
@@ -187,7 +213,7 @@ def recommend(
     sla_seconds: float,
 ) -> Change:
     dim, value = segment.dimension, segment.value
-    where = {dim: value}
+    where = segment.where
     target_app = value if dim == "app" else app
     if dim == "prompt_version" and (previous := _previous_version(analysis, value, min_samples)):
         return RollbackPromptVersion(app=target_app, from_version=value, to_version=previous)
@@ -214,7 +240,8 @@ def recommend(
         )
     if dim == "retrieval_source" and (better := _best_in_baseline(analysis, dim, value, min_samples)):
         return ChangeRetrievalSource(app=target_app, from_source=value, to_source=better)
-    if dim == "retrieval_source" or (dim == "input_length" and value in LONG_INPUT_BUCKETS):
+    long_inputs = dim == "input_length" and (analysis.sizes.bounds(dim, value)[0] or 0) >= LONG_INPUT_BYTES
+    if dim == "retrieval_source" or long_inputs:
         top_k = evidence.top_k
         if top_k is None:
             target = None

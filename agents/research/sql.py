@@ -1,28 +1,14 @@
-"""SQL fragments shared by the segment counts and the evidence queries: the dimensions a failure can
-concentrate in, and the rows (traces, joined to the metric's evaluation) that a metric is counted over.
-The fragments are constants of this module; every value from outside is a bound parameter."""
+"""The rows (traces, joined to the metric's evaluation) that a metric is counted over, shared by the
+segment counts, the onset, the pair counts and the evidence queries. Every value from outside is a
+bound parameter."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from metamon.agents.research.metrics import Metric
-
-NONE = "(none)"
-
-# Input sizes in UTF-8 bytes (characters for ASCII text); a bucket is named by its bounds. Bytes, because
-# octet_length reads the stored size while length() counts characters: 5x slower on 100,000 traces.
-INPUT_LENGTH_SQL = (
-    "CASE WHEN octet_length(t.input) < 200 THEN '<200' WHEN octet_length(t.input) < 1000 THEN '200-1k' "
-    "WHEN octet_length(t.input) < 4000 THEN '1k-4k' ELSE '>4k' END"
-)
-LONG_INPUT_BUCKETS = ("1k-4k", ">4k")
-
-# In order of preference when two segments explain the failures equally well: the most actionable first.
-DIMENSIONS: dict[str, str] = {
-    "prompt_version": f"coalesce(t.prompt_version, '{NONE}')",
-    "model": f"coalesce(t.model, '{NONE}')",
-    "retrieval_source": f"coalesce(t.retrieved_context -> 0 ->> 'source_id', '{NONE}')",
-    "domain": f"coalesce(t.domain, '{NONE}')",
-    "input_length": INPUT_LENGTH_SQL,
-    "app": "t.app",
-}
 
 
 def metric_rows(metric: Metric, app: str | None) -> tuple[str, str, str]:
@@ -47,3 +33,42 @@ def metric_params(metric: Metric, project_id, app: str | None) -> dict:
     if app is not None:
         params["app"] = app
     return params
+
+
+# The alert's window, and the window or the (sampled) baseline: the rows research counts. A long baseline
+# is read as a uniform sample of its traces (by two random bytes of their uuid): its failure rates are
+# what matters, and the per-trace work of the discovered dimensions is what costs. Parameters: periods().
+IN_WINDOW = "t.timestamp >= :window_start AND t.timestamp < :window_end"
+IN_BASELINE = "t.timestamp >= :baseline_start AND t.timestamp < :baseline_end"
+SAMPLED = "(get_byte(uuid_send(t.id), 14) * 256 + get_byte(uuid_send(t.id), 15)) < :baseline_keep"
+IN_PERIODS = f"(({IN_WINDOW}) OR ({IN_BASELINE} AND {SAMPLED}))"
+# Out of 65,536: the whole baseline.
+ALL = 65536
+
+
+def periods(window, baseline, keep: int = ALL) -> dict:
+    return {
+        "window_start": window[0],
+        "window_end": window[1],
+        "baseline_start": baseline[0],
+        "baseline_end": baseline[1],
+        "baseline_keep": keep,
+    }
+
+
+@contextmanager
+def tuned(session: Session, **settings: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside only, restored after (a failing statement aborts
+    the transaction, and the local settings go with it). Research queries run with JIT off: their cost
+    estimates are huge (the planner cannot know how few combinations the rows collapse into) and JIT then
+    compiles for longer than the query runs."""
+    settings = {"jit": "off"} | settings
+    set_config = text("SELECT set_config(:name, :value, true)")
+    previous = {
+        name: session.execute(text("SELECT current_setting(:n)"), {"n": name}).scalar() for name in settings
+    }
+    for name, value in settings.items():
+        session.execute(set_config, {"name": name, "value": value})
+    yield
+    for name, value in previous.items():
+        session.execute(set_config, {"name": name, "value": value})

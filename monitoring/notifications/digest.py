@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from metamon.agents.research.confidence import level
 from metamon.monitoring.dashboards.uids import UIDS
 from metamon.monitoring.db.models import (
     EvaluationRun,
@@ -258,12 +259,20 @@ def _proposals_to_review(session: Session, settings: Settings) -> tuple[list[dic
             "app": proposal.app or MISSING,
             "status": proposal.status,
             "expected_improvement": _expected(proposal),
+            "confidence": _confidence(proposal),
             "validation": _validation(proposal, latest_validation.get(proposal.id)),
             "link": f"{api}/proposals/{proposal.id}",
         }
         for proposal, slug in rows
     ]
     return items, _total(session, query)
+
+
+def _confidence(proposal: ImprovementProposal) -> str:
+    if proposal.confidence is None:
+        return MISSING
+    provisional = ", provisional" if proposal.evidence.get("provisional") else ""
+    return f"{level(proposal.confidence)} ({proposal.confidence:.2f}{provisional})"
 
 
 def _expected(proposal: ImprovementProposal) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from metamon.agents.research.confidence import level
 from metamon.monitoring.db.models import ImprovementProposal
 from metamon.monitoring.db.models.proposals import OPEN_PROPOSAL_STATUSES
 from metamon.monitoring.settings import Settings
@@ -62,16 +63,44 @@ def transition(
     session.flush()
 
 
+# What a revision replaces: everything research wrote, never the workflow's own fields.
+RESEARCHED_FIELDS = (
+    "proposal_type",
+    "title",
+    "app",
+    "root_cause_key",
+    "scope",
+    "root_cause",
+    "evidence",
+    "recommended_change",
+    "expected_improvement",
+    "effort",
+    "risk",
+    "confidence",
+    "narrative",
+    "alternatives",
+)
+
+
+def _open(session: Session, project_id: uuid.UUID, *where) -> ImprovementProposal | None:
+    return session.scalar(
+        select(ImprovementProposal)
+        .where(
+            ImprovementProposal.project_id == project_id,
+            ImprovementProposal.status.in_(OPEN_PROPOSAL_STATUSES),
+            *where,
+        )
+        .with_for_update()
+    )
+
+
 def create_from_draft(
     session: Session, project_id: uuid.UUID, draft, *, alert_id: uuid.UUID | None, actor: str
 ) -> tuple[ImprovementProposal, bool]:
-    """Insert the draft as a pending proposal, unless one for the same root cause is still open:
-    then that one is returned (False). The partial unique index makes this safe under concurrency."""
+    """Insert the draft as a pending proposal, unless one is still open for the same alert or root cause:
+    then that one is revised in place while it is pending (a person has not started on it) and returned
+    (False). The partial unique index makes this safe under concurrency."""
     values = {
-        "id": uuid.uuid4(),
-        "project_id": project_id,
-        "alert_id": alert_id,
-        "status": "pending",
         "proposal_type": draft.proposal_type,
         "title": draft.title[:500],
         "app": draft.app,
@@ -83,37 +112,98 @@ def create_from_draft(
         "expected_improvement": draft.expected_improvement,
         "effort": draft.effort,
         "risk": draft.risk,
+        "confidence": draft.confidence,
         "narrative": draft.narrative,
         "alternatives": draft.alternatives,
     }
-    inserted = session.execute(
-        pg_insert(ImprovementProposal)
-        .values(values)
-        .on_conflict_do_nothing(
-            index_elements=["project_id", "root_cause_key"],
-            index_where=text(f"status IN {OPEN_PROPOSAL_STATUSES}"),
-        )
-        .returning(ImprovementProposal.id)
-    ).scalar()
-    if inserted is None:
-        existing = session.scalar(
-            select(ImprovementProposal).where(
-                ImprovementProposal.project_id == project_id,
-                ImprovementProposal.root_cause_key == values["root_cause_key"],
-                ImprovementProposal.status.in_(OPEN_PROPOSAL_STATUSES),
+    same_cause = ImprovementProposal.root_cause_key == values["root_cause_key"]
+    # The alert's own proposal follows the evidence, even to another root cause, unless another open
+    # proposal already holds that cause: then that one is revised.
+    existing = _open(session, project_id, ImprovementProposal.alert_id == alert_id) if alert_id else None
+    if existing is not None and existing.root_cause_key != values["root_cause_key"]:
+        existing = _open(session, project_id, same_cause) or existing
+    if existing is None:
+        inserted = session.execute(
+            pg_insert(ImprovementProposal)
+            .values(
+                values
+                | {
+                    "id": uuid.uuid4(),
+                    "project_id": project_id,
+                    "alert_id": alert_id,
+                    "status": "pending",
+                    "researched_at": datetime.now(UTC),
+                }
             )
-        )
-        return existing, False
+            .on_conflict_do_nothing(
+                index_elements=["project_id", "root_cause_key"],
+                index_where=text(f"status IN {OPEN_PROPOSAL_STATUSES}"),
+            )
+            .returning(ImprovementProposal.id)
+        ).scalar()
+        if inserted is not None:
+            record(
+                session,
+                project_id=project_id,
+                actor=actor,
+                action="proposal.created",
+                entity_type="proposal",
+                entity_id=inserted,
+                after={
+                    "status": "pending",
+                    "root_cause_key": values["root_cause_key"],
+                    "alert_id": str(alert_id),
+                    "confidence": values["confidence"],
+                },
+            )
+            return session.get(ImprovementProposal, inserted), True
+        existing = _open(session, project_id, same_cause)
+    if existing.status == "pending":
+        revise(session, existing, values, actor=actor)
+    return existing, False
+
+
+def revise(session: Session, proposal: ImprovementProposal, values: dict, *, actor: str) -> None:
+    """Research ran again: replace what it wrote, count the revision, audit what changed."""
+    before = {
+        "revision": proposal.revision,
+        "root_cause_key": proposal.root_cause_key,
+        "confidence": proposal.confidence,
+        "expected_improvement": proposal.expected_improvement,
+    }
+    changed = proposal.root_cause_key != values["root_cause_key"]
+    revision = proposal.revision + 1
+    values = values | {
+        "root_cause": values["root_cause"] | ({"changed_from": proposal.root_cause_key} if changed else {}),
+        "evidence": values["evidence"]
+        | {
+            "revision": {
+                "number": revision,
+                "root_cause_changed": changed,
+                "previous_root_cause_key": proposal.root_cause_key if changed else None,
+            }
+        },
+    }
+    for name in RESEARCHED_FIELDS:
+        setattr(proposal, name, values[name])
+    proposal.revision, proposal.researched_at = revision, datetime.now(UTC)
     record(
         session,
-        project_id=project_id,
+        project_id=proposal.project_id,
         actor=actor,
-        action="proposal.created",
+        action="proposal.revised",
         entity_type="proposal",
-        entity_id=inserted,
-        after={"status": "pending", "root_cause_key": values["root_cause_key"], "alert_id": str(alert_id)},
+        entity_id=proposal.id,
+        before=before,
+        after={
+            "revision": revision,
+            "root_cause_key": proposal.root_cause_key,
+            "root_cause_changed": changed,
+            "confidence": proposal.confidence,
+            "expected_improvement": proposal.expected_improvement,
+        },
     )
-    return session.get(ImprovementProposal, inserted), True
+    session.flush()
 
 
 def is_high_impact(proposal: ImprovementProposal, settings: Settings) -> bool:
@@ -140,9 +230,11 @@ def decide(
 
 
 def auto_approve(session: Session, settings: Settings, proposal: ImprovementProposal) -> bool:
-    """The optional policy: a validated low-risk proposal is approved without waiting for a person,
-    unless it is high-impact (that always needs a named reviewer)."""
+    """The optional policy: a validated low-risk proposal of high confidence is approved without waiting
+    for a person, unless it is high-impact (that always needs a named reviewer)."""
     if not (settings.auto_approve_low_risk and proposal.status == "validated" and proposal.risk == "low"):
+        return False
+    if level(proposal.confidence) != "high":
         return False
     if is_high_impact(proposal, settings):
         return False

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from metamon.agents.research.confidence import level
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from metamon.monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
 from metamon.monitoring.db.models.proposals import PROPOSAL_STATUSES
@@ -66,6 +67,10 @@ def proposal_json(proposal: ImprovementProposal, full: bool = False) -> dict:
         "expected_improvement": proposal.expected_improvement,
         "effort": proposal.effort,
         "risk": proposal.risk,
+        "confidence": proposal.confidence,
+        "confidence_level": level(proposal.confidence),
+        "provisional": bool(proposal.evidence.get("provisional")),
+        "revision": proposal.revision,
         "rollout_percent": proposal.rollout_percent,
         "reviewer": proposal.reviewer,
         "review_comment": proposal.review_comment,

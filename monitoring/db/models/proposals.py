@@ -68,6 +68,12 @@ class ImprovementProposal(Base):
     expected_improvement: Mapped[float | None] = mapped_column(Float)
     effort: Mapped[str | None] = mapped_column(String(32))
     risk: Mapped[str | None] = mapped_column(String(32))
+    # 0..1 from the research evidence (agents/research/confidence.py); revised with the proposal.
+    confidence: Mapped[float | None] = mapped_column(Float)
+    # 1 when created; each re-run of research on the open proposal adds one (audited).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # When research last ran for it: the worker's claim, and its rate limit.
+    researched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     narrative: Mapped[str | None] = mapped_column(Text)
     alternatives: Mapped[list] = mapped_column(default=list)
     reviewer: Mapped[str | None] = mapped_column(String(200))

@@ -1,5 +1,6 @@
 """Seeding traces and their evaluations in bulk with generate_series: one statement per cohort."""
 
+import json
 import uuid
 from datetime import datetime
 
@@ -22,15 +23,21 @@ SEED_COHORT = text("""
                             input, output, retrieved_context, status, error_type, latency_seconds,
                             cost_usd, guardrails, tags, metadata)
         SELECT id, :project_id, id::text, ts, :app, :model, :prompt_version, :domain,
-               repeat('x', :input_chars), 'an answer',
-               jsonb_build_array(
-                   jsonb_build_object('source_id', CAST(:source AS text), 'content', 'context', 'score', 0.8)
-               ),
+               repeat('x', :input_chars), repeat('y', :output_chars),
+               (SELECT coalesce(jsonb_agg(jsonb_build_object('source_id', s, 'content', 'context',
+                                                              'score', 0.8)), '[]')
+                FROM unnest(CAST(:sources AS text[])) AS s),
                CASE WHEN :evaluator = 'error' AND failed THEN 'error' ELSE 'ok' END,
                CASE WHEN :evaluator = 'error' AND failed THEN CAST(:reason AS text) END,
-               0.5, 0.001, '[]', '{}', jsonb_build_object('top_k', CAST(:top_k AS int))
+               0.5, 0.001, '[]', CAST(:tags AS text[]),
+               jsonb_build_object('top_k', CAST(:top_k AS int)) || CAST(:metadata AS jsonb)
         FROM rows
-        RETURNING id
+        RETURNING id, timestamp
+    ), sp AS (
+        INSERT INTO spans (trace_id, span_id, name, kind, start_time, status, attributes)
+        SELECT ins.id, 's' || k, sp.name, sp.kind, ins.timestamp, 'ok', '{}'
+        FROM ins CROSS JOIN unnest(CAST(:span_names AS text[]), CAST(:span_kinds AS text[]))
+            WITH ORDINALITY AS sp(name, kind, k)
     )
     INSERT INTO trace_evaluations (trace_id, project_id, evaluator, kind, score, passed, reason, details)
     SELECT rows.id, :project_id, :evaluator, 'code', CASE WHEN failed THEN 0 ELSE 1 END, NOT failed,
@@ -62,13 +69,19 @@ def add_traces(
     prompt_version: str = "v6",
     domain: str = "billing",
     source: str = "kb-billing",
+    sources: list[str] | None = None,
+    tags: list[str] = (),
+    metadata: dict | None = None,
+    spans: list[tuple[str, str]] = (),
     input_chars: int = 300,
+    output_chars: int = 9,
     top_k: int = 5,
     reason: str = "missing facts: 30 days",
     details: str = '{"failed": {}}',
 ) -> None:
     """n traces evenly spread over [start, end), `failures` of which fail `evaluator`
-    ("error": the trace itself errs, with `reason` as its error type)."""
+    ("error": the trace itself errs, with `reason` as its error type); each retrieves one document from
+    each of `sources` (default: `source`) and has one span per (kind, name) of `spans`."""
     db.execute(
         SEED_COHORT,
         {
@@ -82,8 +95,13 @@ def add_traces(
             "model": model,
             "prompt_version": prompt_version,
             "domain": domain,
-            "source": source,
+            "sources": list(sources if sources is not None else [source]),
+            "tags": list(tags),
+            "metadata": json.dumps(metadata or {}),
+            "span_kinds": [k for k, _ in spans],
+            "span_names": [n for _, n in spans],
             "input_chars": input_chars,
+            "output_chars": output_chars,
             "top_k": top_k,
             "reason": reason,
             "details": details,

@@ -81,15 +81,12 @@ def test_a_new_prompt_version_that_fails_is_rolled_back(db, settings):
         "window_failures": 140,
         "baseline_traces": 1400,
         "baseline_failures": 70,
+        "baseline_sampled_fraction": 1.0,
     }
-    assert set(draft.evidence["segments"]) == {
-        "prompt_version",
-        "model",
-        "retrieval_source",
-        "domain",
-        "input_length",
-        "app",
-    }
+    assert set(draft.evidence["segments"]) == {"prompt_version", "domain"}
+    assert {r["dimension"] for r in draft.evidence["ruled_out"]} >= {"domain", "model", "app"}
+    assert draft.confidence >= 0.75 and draft.evidence["confidence"]["level"] == "high"
+    assert draft.root_cause["onset_explained"] and not draft.evidence["provisional"]
     assert draft.scope["baseline"] == {"start": BASELINE[0].isoformat(), "end": BASELINE[1].isoformat()}
     assert draft.narrative is None and draft.alternatives == []
     # Everything goes into JSON columns as it is.
@@ -123,13 +120,20 @@ def test_a_model_that_fails_is_switched_for_the_best_model_of_the_baseline(db, s
     assert list(models) == ["gpt-4o-mini"]
 
 
-def test_noise_gives_no_proposal_and_says_why(db, settings, caplog):
+def test_noise_is_an_investigation_that_says_nothing_explains_it(db, settings):
     project = make_project(db)
     scenarios.noise(db, project)
 
-    with caplog.at_level(logging.INFO, logger="metamon.agents.research.agent"):
-        assert run(db, settings, project, "fact_accuracy", app="support-bot") is None
-    assert "no segment is significant" in caplog.text
+    draft = run(db, settings, project, "fact_accuracy", app="support-bot")
+
+    assert (
+        draft.proposal_type == "investigate"
+        and draft.root_cause_key == "fact_accuracy|app=support-bot|unexplained"
+    )
+    assert draft.risk != "low" and draft.confidence < 0.4 and draft.evidence["confidence"]["level"] == "low"
+    assert "nothing explains the failures" in draft.evidence["why_unexplained"]
+    assert draft.recommended_change["best_candidates"] and draft.recommended_change["ruled_out"]
+    assert draft.expected_improvement == 0.0
 
 
 def test_an_empty_window_gives_no_proposal(db, settings, caplog):
@@ -149,11 +153,12 @@ def test_long_inputs_that_fail_get_more_context(db, settings):
 
     draft = run(db, settings, project, "fact_accuracy", app="support-bot")
 
-    assert draft.root_cause_key == "fact_accuracy|app=support-bot|input_length=>4k"
+    # Bucket edges at the window's quantiles: the long third of the window is a bucket of its own.
+    assert draft.root_cause_key == "fact_accuracy|app=support-bot|input_length=>=5000"
     assert draft.recommended_change == {
         "app": "support-bot",
         "type": "adjust_retrieval",
-        "segment": {"input_length": ">4k"},
+        "segment": {"input_length": ">=5000"},
         "top_k_from": 4,
         "top_k_to": 8,
         "chunk_long_inputs": True,

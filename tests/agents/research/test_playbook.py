@@ -1,5 +1,6 @@
 """Playbook choices for causes the end-to-end scenarios do not cover, on hand-built tables."""
 
+from metamon.agents.research.dimensions import SizeBuckets
 from metamon.agents.research.evidence import Evidence
 from metamon.agents.research.metrics import get_metric
 from metamon.agents.research.playbook import (
@@ -18,7 +19,14 @@ NO_EVIDENCE = Evidence(trace_ids=[], reasons=[])
 
 def segment(dimension, value, window, baseline, lift=3.0):
     return Segment(
-        dimension, value, Counts(*window), Counts(*baseline), 0.6, "value_baseline", 0.05, lift, 1e-9
+        ((dimension, value),),
+        Counts(*window),
+        Counts(*baseline),
+        0.6,
+        reference="value_baseline",
+        reference_rate=0.05,
+        lift=lift,
+        p_value=1e-9,
     )
 
 
@@ -26,7 +34,8 @@ def analysis_of(*segments):
     tables = {}
     for s in segments:
         tables.setdefault(s.dimension, []).append(s)
-    return SegmentAnalysis(get_metric("fact_accuracy"), Counts(1000, 200), Counts(5000, 250), tables)
+    sizes = SizeBuckets({"input_length": [200, 1000, 4000], "output_length": []})
+    return SegmentAnalysis(get_metric("fact_accuracy"), Counts(1000, 200), Counts(5000, 250), tables, sizes)
 
 
 def choose(metric, top, *others, evidence=NO_EVIDENCE, app="support-bot"):
@@ -70,10 +79,10 @@ def test_a_lone_retrieval_source_gets_more_context_and_costly_long_inputs_get_le
     assert isinstance(change, AdjustRetrieval)
     assert (change.top_k_from, change.top_k_to, change.chunk_long_inputs) == (3, 6, False)
 
-    long_inputs = segment("input_length", ">4k", (300, 150), (1000, 60))
+    long_inputs = segment("input_length", ">=4000", (300, 150), (1000, 60))
     change = choose("cost", long_inputs, evidence=Evidence([], [], top_k=8))
     assert (change.top_k_from, change.top_k_to, change.chunk_long_inputs) == (8, 4, False)
-    assert change.title() == "Lower top_k from 8 to 4 for support-bot (input_length=>4k)"
+    assert change.title() == "Lower top_k from 8 to 4 for support-bot (input_length=>=4000)"
 
 
 def test_without_an_earlier_version_the_segment_is_handed_over_for_investigation():

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import text
 
 from metamon.agents.research.metrics import get_metric
+from metamon.agents.research.onset import config_changes, find_onset
 from metamon.agents.research.ranking import rank
 from metamon.agents.research.segments import Counts, analyse
 from tests.agents.research import scenarios
@@ -11,6 +12,20 @@ from tests.agents.research.data import add_traces, make_project
 from tests.agents.research.scenarios import BASELINE, WINDOW
 
 FACT = get_metric("fact_accuracy")
+
+
+def ranked(db, project, analysis, app="support-bot"):
+    onset = find_onset(
+        db,
+        FACT,
+        project_id=project,
+        app=app,
+        window=WINDOW,
+        baseline=BASELINE,
+        baseline_counts=analysis.baseline,
+    )
+    changes = config_changes(db, project, app)
+    return rank(analysis, [], [], significance=0.01, min_samples=30, onset=onset, changes=changes)
 
 
 def tables(db, project, app="support-bot", min_samples=30):
@@ -45,18 +60,26 @@ def test_counts_stay_in_the_scope_and_the_two_windows(db):
     billing = analysis.segment("domain", "billing")
     assert billing.window == Counts(300, 70) and billing.lift == pytest.approx((70 / 300) / 0.05)
     assert billing.share == pytest.approx(0.5)
-    # One model, one app, one input size and one source serve everything in both periods: not tested.
-    for dimension in ("model", "app", "input_length", "retrieval_source"):
-        (only,) = analysis.tables[dimension]
-        assert only.constant and not only.tested
+    # One model, one app, one size, one source and one top_k serve everything in both periods: skipped.
+    assert set(analysis.skipped) == {
+        "model",
+        "app",
+        "input_length",
+        "output_length",
+        "retrieval_source",
+        "metadata.top_k",
+    }
+    assert set(analysis.tables) == {"prompt_version", "domain"}
     assert len(analysis.tested()) == 4
 
-    ranking = rank(analysis, significance=0.01, min_samples=30)
-    assert [(s.dimension, s.value) for s in ranking.candidates] == [
-        ("prompt_version", "v7"),
-        ("domain", "billing"),
-        ("domain", "shipping"),
-    ]
+    ranking = ranked(db, project, analysis)
+    assert [(v.segment.dimension, v.segment.value) for v in ranking.causes] == [("prompt_version", "v7")]
+    # Both domains fail more than in the baseline, but no more than the rest of the window: where the
+    # failures are is the prompt, not the domain.
+    assert {v.segment.value: v.why_not.split(" (")[0] for v in ranking.ruled_out} == {
+        "billing": "fails no more than the rest of the window",
+        "shipping": "fails no more than the rest of the window",
+    }
     assert ranking.threshold == pytest.approx(0.01 / 4)
 
 
@@ -72,7 +95,7 @@ def test_without_a_baseline_values_are_compared_with_the_rest_of_the_window(db):
     # Too few traces to say anything: in the table, not tested.
     v8 = analysis.segment("prompt_version", "v8")
     assert v8.window == Counts(10, 10) and not v8.tested and v8.reference is None
-    assert rank(analysis, 0.01, 30).candidates[0].value == "v7"
+    assert ranked(db, project, analysis).causes[0].segment.value == "v7"
 
 
 def test_a_small_segment_is_never_tested(db):
@@ -91,4 +114,5 @@ def test_a_value_that_replaced_the_whole_scope_is_still_a_suspect(db):
     analysis = tables(db, project)
     (new_model,) = [s for s in analysis.tables["model"] if s.window.n]
     assert not new_model.constant and new_model.reference == "overall_baseline"
-    assert rank(analysis, 0.01, 30).candidates[0].value == "gpt-5-nano"
+    # It serves the whole window, but it came in when the failures began: still the cause.
+    assert ranked(db, project, analysis).causes[0].segment.value == "gpt-5-nano"

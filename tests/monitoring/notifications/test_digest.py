@@ -130,6 +130,7 @@ def add_proposals(db, project: Project) -> ImprovementProposal:
         root_cause_key="support-bot:prompt_version=v7",
         root_cause={"dimension": "prompt_version", "value": "v7", "metric": "fact_accuracy"},
         expected_improvement=0.05,
+        confidence=0.91,
     )
     pending = ImprovementProposal(
         project_id=project.id,
@@ -219,6 +220,7 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
     assert "Loosen the PII guardrail" not in html
     assert html.index("Roll back prompt v7") < html.index("Switch search-assistant")
     assert "+0.05 fact_accuracy" in html
+    assert "high (0.91)" in html
     assert (
         "passed on 120 golden cases; score delta +0.031 (95% CI +0.012 to +0.050); McNemar p = 0.004" in html
     )

@@ -136,7 +136,14 @@ def test_generate_validate_and_decide(client, make_key, settings, database_url):
         actions = session.scalars(
             select(AuditLog.action).where(AuditLog.entity_id == pid).order_by(AuditLog.id)
         ).all()
-    assert actions == ["proposal.created", "proposal.validating", "proposal.validated", "proposal.approved"]
+    # The second generate-proposal refreshed the open proposal's evidence: a revision.
+    assert actions == [
+        "proposal.created",
+        "proposal.revised",
+        "proposal.validating",
+        "proposal.validated",
+        "proposal.approved",
+    ]
     other = make_key("loop-other", scopes=("read",))
     assert client.get(f"/api/v1/proposals/{pid}", headers=other).status_code == 404
 
