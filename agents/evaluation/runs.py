@@ -9,18 +9,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from metamon.monitoring.catalogue import MEASURES
 from metamon.monitoring.db.models import EvaluationRun
 
-METRICS = (
-    "fact_accuracy",
-    "guardrail_pass_rate",
-    "sla_compliance",
-    "error_rate",
-    "cost_per_request_usd",
-    "latency_p50_seconds",
-    "latency_p95_seconds",
-    "expert_agreement",
-)
+METRICS = tuple(m.column for m in MEASURES)
 
 # Per trace: its scores pivoted, and the reviewers' majority label. Then one row per scope; the app-wide
 # grouping set has NULL model and domain (a trace without a model is 'unknown', never NULL).

@@ -10,42 +10,21 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from metamon.exporter.labels import first_seen, fold, heaviest, summed, weighted_mean
+from metamon.monitoring.catalogue import MEASURES
 from metamon.monitoring.settings import Settings
 
 # The app-wide window (model and domain NULL) is published as model="all", domain="all".
 ALL = "all"
 SCOPE = ("project", "app", "model", "domain")
 
-# (metric name, help, evaluation_runs column)
-WINDOW_GAUGES = (
-    ("metamon_fact_accuracy_ratio", "Fact accuracy of the latest evaluation window.", "fact_accuracy"),
-    ("metamon_guardrail_pass_ratio", "Share of traces passing every guardrail.", "guardrail_pass_rate"),
-    ("metamon_sla_compliance_ratio", "Share of traces within the app's SLA.", "sla_compliance"),
-    ("metamon_error_ratio", "Share of traces that ended in error.", "error_rate"),
-    (
-        "metamon_expert_agreement_ratio",
-        "Share of labelled traces where evaluators agree with experts.",
-        "expert_agreement",
-    ),
-    ("metamon_cost_per_request_dollars", "Mean LLM cost per request in US dollars.", "cost_per_request_usd"),
-    # Quantiles as plain gauges: a `quantile` label is reserved for summaries.
-    ("metamon_window_latency_p50_seconds", "Median latency of the latest window.", "latency_p50_seconds"),
-    (
-        "metamon_window_latency_p95_seconds",
-        "95th percentile latency of the latest window.",
-        "latency_p95_seconds",
-    ),
-)
-
 _COUNTERS = """
 SELECT p.slug AS project, c.app, c.evaluator, c.evaluations, c.failures, c.created_at
 FROM evaluation_counters c JOIN projects p ON p.id = c.project_id
 """
-_LATEST_RUNS = """
+_LATEST_RUNS = f"""
 SELECT DISTINCT ON (r.project_id, r.app, r.model, r.domain)
     p.slug AS project, r.app, coalesce(r.model, 'all') AS model, coalesce(r.domain, 'all') AS domain,
-    r.trace_count, r.fact_accuracy, r.guardrail_pass_rate, r.sla_compliance, r.error_rate,
-    r.expert_agreement, r.cost_per_request_usd, r.latency_p50_seconds, r.latency_p95_seconds
+    r.trace_count, {", ".join(f"r.{m.column}" for m in MEASURES)}
 FROM evaluation_runs r JOIN projects p ON p.id = r.project_id
 WHERE r.created_at > now() - make_interval(hours => :max_age)
     AND r.window_end - r.window_start = make_interval(secs => :window)
@@ -93,10 +72,10 @@ class EvaluationCollector(Collector):
 
         # Folded scopes are weighted by their trace counts; the "all" rows are never folded away.
         groups = fold(runs, SCOPE, ("app", "model", "domain"), cap + 1, heaviest("trace_count"))
-        for name, documentation, column in WINDOW_GAUGES:
-            gauge = GaugeMetricFamily(name, documentation, labels=list(SCOPE))
+        for measure in MEASURES:
+            gauge = GaugeMetricFamily(measure.family, measure.help, labels=list(SCOPE))
             for key, group in groups.items():
-                value = weighted_mean(group, column, "trace_count")
+                value = weighted_mean(group, measure.column, "trace_count")
                 if value is not None:
                     gauge.add_metric(list(key), value)
             yield gauge

@@ -16,14 +16,13 @@ from metamon.monitoring.alerting.thresholds import (
     load_thresholds,
     seconds,
 )
+from metamon.monitoring.catalogue import METRICS, SEVERITIES
 from metamon.monitoring.dashboards.uids import UIDS
 
 # Relative to the config folder the generator runs in (a checkout: `metamon rules generate --rules-dir`).
 RULES_DIR = Path("prometheus") / "rules"
 # Each profile's rule file, under the rules directory.
 OUTPUTS = {"standard": Path("metamon.rules.yml"), "fast": Path("fast") / "metamon.rules.yml"}
-# Fixed by the Grafana dashboards.
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 RECORDING_GROUP = "metamon.rules"
 HEADER = (
@@ -34,6 +33,8 @@ HEADER = (
 # The app-wide evaluation window of the quality gauges.
 APP_WIDE = 'model="all", domain="all"'
 BY_SCOPE = "sum by (project, app)"
+WINDOW_TRACES = "metamon_evaluation_window_traces"
+ANOMALY_SCORE = "metamon_anomaly_score"
 
 
 def _num(value: float) -> str:
@@ -89,7 +90,8 @@ def recording_rules(profile: Profile) -> list[dict]:
         (
             fact_accuracy_baseline_record(baseline),
             baseline,
-            f"avg by (project, app) (avg_over_time(metamon_fact_accuracy_ratio{{{APP_WIDE}}}[{baseline}]))",
+            f"avg by (project, app) (avg_over_time({METRICS['fact_accuracy'].measure.family}{{{APP_WIDE}}}"
+            f"[{baseline}]))",
         ),
     ]
     entries += [
@@ -119,6 +121,9 @@ class _Alerts:
         summary: str,
         description: str,
         labels: dict[str, str] | None = None,
+        *,
+        metric: str | None = None,
+        keep_firing: bool = False,
     ) -> dict:
         links = self.t.links
         annotations = {
@@ -127,73 +132,107 @@ class _Alerts:
             "runbook_url": f"{links.runbook}#{name.lower()}",
             "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}",
         }
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": for_,
-            "labels": dict(sorted({"severity": severity, **(labels or {})}.items())),
-            "annotations": dict(sorted(annotations.items())),
-        }
+        labels = {"severity": severity, **(labels or {}), **(METRICS[metric].alert_labels if metric else {})}
+        rule = {"alert": name, "expr": expr, "for": for_}
+        if keep_firing:
+            rule["keep_firing_for"] = self.p.keep_firing_for
+        rule["labels"] = dict(sorted(labels.items()))
+        rule["annotations"] = dict(sorted(annotations.items()))
+        return rule
+
+    def _enough_traces(self, expr: str) -> str:
+        # Quality gauges of a thin window are noise: page only with enough traces behind them.
+        return (
+            f"{expr}\nand on (project, app)\n"
+            f"min by (project, app) ({WINDOW_TRACES}{{{APP_WIDE}}}) >= {self.levels.min_window_traces}"
+        )
+
+    def _quality(self, name, expr, for_, severity, summary, description, metric) -> dict:
+        """A quality gauge alert: guarded by the window's trace count, kept firing over scrape blips."""
+        return self._alert(
+            name,
+            self._enough_traces(expr),
+            for_,
+            severity,
+            "quality",
+            summary,
+            description,
+            metric=metric,
+            keep_firing=True,
+        )
 
     def quality(self) -> list[dict]:
         lv, for_, windows = self.levels, self.p.for_, self.p.windows
         scope = "app {{ $labels.app }} in project {{ $labels.project }}"
+        fact = f"min by (project, app) ({METRICS['fact_accuracy'].measure.family}{{{APP_WIDE}}})"
         rules = [
-            self._alert(
+            self._quality(
                 "MetamonFactAccuracyLow",
-                f"min by (project, app) (metamon_fact_accuracy_ratio{{{APP_WIDE}}}) < {_num(level)}",
+                f"{fact} < {_num(level)}",
                 for_.fact_accuracy_low,
                 severity,
-                "quality",
                 f"Fact accuracy is below {_pct(level)}.",
                 f"Fact accuracy of {scope} is {{{{ $value | humanizePercentage }}}} in the latest evaluation "
                 f"window, below {_pct(level)} for {for_.fact_accuracy_low}.",
+                "fact_accuracy",
             )
             for severity, level in (("critical", lv.fact_accuracy.critical), ("high", lv.fact_accuracy.high))
         ]
         baseline = windows.fact_accuracy_baseline
         rules.append(
-            self._alert(
+            self._quality(
                 "MetamonFactAccuracyDropping",
-                f"min by (project, app) (metamon_fact_accuracy_ratio{{{APP_WIDE}}})\n"
-                f"< on (project, app)\n"
+                f"{fact}\n< on (project, app)\n"
                 f"(1 - {_num(lv.fact_accuracy_drop)}) * {fact_accuracy_baseline_record(baseline)}",
                 for_.fact_accuracy_dropping,
                 "medium",
-                "quality",
                 f"Fact accuracy is dropping against its {baseline} baseline.",
                 f"Fact accuracy of {scope} is {{{{ $value | humanizePercentage }}}}, more than "
                 f"{_pct(lv.fact_accuracy_drop)} below its {baseline} average, "
                 f"for {for_.fact_accuracy_dropping}.",
+                "fact_accuracy",
             )
         )
+        guardrail = METRICS["guardrail_pass"]
         rules.append(
-            self._alert(
+            self._quality(
                 "MetamonGuardrailPassRateLow",
-                f"min by (project, app) (metamon_guardrail_pass_ratio{{{APP_WIDE}}}) "
-                f"< {_num(lv.guardrail_pass)}",
+                f"min by (project, app) ({guardrail.measure.family}{{{APP_WIDE}}})"
+                f" < {_num(lv.guardrail_pass)}",
                 for_.guardrail_pass_low,
                 "high",
-                "quality",
                 f"Guardrail pass rate is below {_pct(lv.guardrail_pass)}.",
                 f"Only {{{{ $value | humanizePercentage }}}} of the traces of {scope} pass the guardrails "
                 f"(PII, refusals, schema, banned content) in the latest evaluation window, below "
                 f"{_pct(lv.guardrail_pass)} for {for_.guardrail_pass_low}.",
+                guardrail.name,
             )
         )
-        rules.append(
-            self._alert(
-                "MetamonAnomalyScoreHigh",
-                f"max by (project, app, signal) (metamon_anomaly_score) > {_num(lv.anomaly_score)}",
-                for_.anomaly_score_high,
-                "medium",
-                "quality",
-                "A quality signal is anomalous.",
-                f"The monitor agent scores {{{{ $labels.signal }}}} of {scope} "
-                f'{{{{ $value | printf "%.1f" }}}} standard deviations worse than its moving average '
-                f"(threshold {_num(lv.anomaly_score)}) for {for_.anomaly_score_high}.",
+        # One rule per metric the monitor watches, so that each carries its `metric` label.
+        for metric in METRICS.values():
+            if not metric.signals:
+                continue
+            signals = (
+                f'signal=~"{"|".join(metric.signals)}"'
+                if len(metric.signals) > 1
+                else f'signal="{metric.signals[0]}"'
             )
-        )
+            rules.append(
+                self._alert(
+                    "MetamonAnomalyScoreHigh",
+                    f"max by (project, app, signal) ({ANOMALY_SCORE}{{{signals}}}) "
+                    f"> {_num(lv.anomaly_score)}",
+                    for_.anomaly_score_high,
+                    "medium",
+                    "quality",
+                    "A quality signal is anomalous.",
+                    f"The monitor agent scores {{{{ $labels.signal }}}} of {scope} "
+                    f'{{{{ $value | printf "%.1f" }}}} standard deviations worse than its moving average '
+                    f"(threshold {_num(lv.anomaly_score)}) for {for_.anomaly_score_high}.",
+                    metric=metric.name,
+                    keep_firing=True,
+                )
+            )
         return rules
 
     def slo(self) -> list[dict]:
@@ -220,6 +259,7 @@ class _Alerts:
                     f"{_pct(latency.objective)} latency SLO's error budget burns over {_num(factor)}x "
                     f"faster than sustainable.",
                     {"long": burn.long, "short": burn.short},
+                    metric="latency",
                 )
             )
         rules.append(
@@ -232,6 +272,7 @@ class _Alerts:
                 f"More than {_pct(lv.error_ratio)} of requests fail.",
                 f"{{{{ $value | humanizePercentage }}}} of the requests of {scope} failed over the last "
                 f"{windows.error_ratio}, above {_pct(lv.error_ratio)} for {for_.error_ratio_spike}.",
+                metric="error_ratio",
             )
         )
         cost = _num(lv.llm_cost_dollars_per_hour)
@@ -246,6 +287,7 @@ class _Alerts:
                 "App {{ $labels.app }} in project {{ $labels.project }} spends "
                 f'${{{{ $value | printf "%.2f" }}}} per hour on LLM calls '
                 f"(averaged over {windows.llm_cost}), above ${cost}/h for {for_.llm_cost_high}.",
+                metric="cost",
             )
         )
         return rules

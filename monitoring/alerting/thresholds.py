@@ -47,6 +47,7 @@ class Levels(_Strict):
     llm_cost_dollars_per_hour: float = Field(gt=0)
     review_backlog_traces: int = Field(gt=0)
     anomaly_score: float = Field(gt=0)
+    min_window_traces: int = Field(gt=0)
 
 
 class BurnRates(_Strict):
@@ -105,6 +106,7 @@ class Profile(_Strict):
     evaluation_interval: Duration
     for_: ForDurations = Field(alias="for")
     windows: Windows
+    keep_firing_for: Duration
     evaluation_stale_after: Duration
     index_backlog_max_age: Duration
 

@@ -1,7 +1,6 @@
 """The daily digest email: a week of metric trends as PNG charts, open alerts, proposals awaiting review."""
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -14,6 +13,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from metamon.agents.research.confidence import level
+from metamon.monitoring.catalogue import MEASURES, MISSING, SEVERITIES
 from metamon.monitoring.dashboards.uids import UIDS
 from metamon.monitoring.db.models import (
     EvaluationRun,
@@ -22,7 +22,6 @@ from metamon.monitoring.db.models import (
     Project,
     ValidationResult,
 )
-from metamon.monitoring.db.models.alerts import SEVERITIES
 from metamon.monitoring.notifications import charts
 from metamon.monitoring.notifications.smtp import send_email
 from metamon.monitoring.settings import Settings
@@ -35,34 +34,10 @@ OPEN_ALERT_STATUSES = ("firing", "acknowledged")
 REVIEW_STATUSES = ("pending", "validated")
 # Longer lists are cut; the mail says how many more there are and links to the full list.
 MAX_ROWS = 50
-MISSING = "—"
 
 
-@dataclass(frozen=True)
-class Metric:
-    column: str
-    title: str
-    ylabel: str
-    unit: str  # "ratio", "usd" or "seconds": how values are formatted
-
-    def format(self, value: float | None) -> str:
-        if value is None:
-            return MISSING
-        if self.unit == "ratio":
-            return f"{value:.1%}"
-        if self.unit == "usd":
-            return f"${value:.4f}"
-        return f"{value:.2f} s"
-
-
-METRICS = (
-    Metric("fact_accuracy", "Fact accuracy", "share of facts supported", "ratio"),
-    Metric("guardrail_pass_rate", "Guardrail pass rate", "share of traces passing", "ratio"),
-    Metric("sla_compliance", "SLA compliance", "share within latency SLA", "ratio"),
-    Metric("error_rate", "Error rate", "share of requests failing", "ratio"),
-    Metric("cost_per_request_usd", "Cost per request", "USD per request", "usd"),
-    Metric("latency_p95_seconds", "Latency p95", "seconds", "seconds"),
-)
+# The measures the digest charts and tabulates, in the catalogue's order.
+METRICS = tuple(m for m in MEASURES if m.digest)
 
 
 def build_digest(session: Session, settings: Settings, *, now: datetime) -> EmailMessage:
@@ -101,7 +76,7 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
             {
                 "app": label,
                 "window_end": _when(app_runs[-1].window_end, tz),
-                "values": [m.format(getattr(app_runs[-1], m.column)) for m in METRICS],
+                "values": [m.show(getattr(app_runs[-1], m.column)) for m in METRICS],
             }
             for label, app_runs in runs.items()
         ],
@@ -190,7 +165,7 @@ def _charts(
             start=start,
             end=end,
             tz=tz,
-            percent=metric.unit == "ratio",
+            percent=metric.format == "ratio",
         )
         cid = make_msgid(metric.column, domain="metamon.digest")
         images.append({"metric": metric, "png": png, "cid": cid})

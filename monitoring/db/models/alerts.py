@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from metamon.monitoring.catalogue import SEVERITIES
 from metamon.monitoring.db.base import Base, check_in, created_at, updated_at, uuid_pk
 
 ALERT_STATUSES = ("firing", "acknowledged", "resolved")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 class MonitoringAlert(Base):
