@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PrivateAttr, field_validator, model_validator
+from pydantic import PositiveFloat, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     # Bucket bounds of metamon_request_duration_seconds. The counters store cumulative counts per
     # bound, so changing this list needs the usage_counters table emptied.
     latency_buckets_seconds: list[float] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
+    # A trace whose timestamp is older than this when it arrives is a backfill: usage counts it apart
+    # (metamon_backfilled_requests_total), never in the request, cost and latency counters that page.
+    backfill_after_seconds: PositiveFloat = 3600
 
     # Alerting profile of the local stack: "standard" (the committed rules and Alertmanager waits), or
     # "fast" (the same rules with seconds instead of minutes, 1 s scrapes; what `make demo` runs).

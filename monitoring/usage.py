@@ -1,5 +1,7 @@
 """Usage counters: each trace adds to its app's request, error, token, cost, SLA and latency counters
-exactly once, in the transaction that makes it complete.
+exactly once, in the transaction that makes it complete. A trace whose timestamp is older than
+`backfill_after_seconds` on arrival adds to the backfill row of its key instead: the exporter publishes
+those apart, so a backfill or an SDK flushing its backlog never looks like a burst of live traffic.
 
 The counting is one SQL statement: mark the not-yet-counted traces (`counted_at`), aggregate what the
 marking returned, and add it to `usage_counters`. Several API workers or replicas can run it at once;
@@ -26,7 +28,8 @@ def _statement(buckets: list[float], require_root_span: bool) -> str:
 WITH counted AS (
     UPDATE traces SET counted_at = now()
     WHERE id = ANY(:ids) AND counted_at IS NULL {_ROOT_SPAN_STORED if require_root_span else ""}
-    RETURNING project_id, app, coalesce(model, 'unknown') AS model, status, latency_seconds,
+    RETURNING project_id, app, coalesce(model, 'unknown') AS model, status,
+        timestamp < now() - make_interval(secs => :backfill_after) AS backfill, latency_seconds,
         coalesce(input_tokens, 0) AS input_tokens, coalesce(output_tokens, 0) AS output_tokens,
         coalesce(cost_usd, (coalesce(input_tokens, 0) * (CAST(:prices AS jsonb) -> model ->> 'input')::float
             + coalesce(output_tokens, 0) * (CAST(:prices AS jsonb) -> model ->> 'output')::float) / 1000,
@@ -34,13 +37,14 @@ WITH counted AS (
         latency_seconds > coalesce((CAST(:sla AS jsonb) ->> app)::float,
             (CAST(:sla AS jsonb) ->> 'default')::float) AS slow
 )
-INSERT INTO usage_counters AS u (project_id, app, model, status, requests, sla_violations, input_tokens,
-    output_tokens, cost_usd, latency_buckets, latency_count, latency_sum)
-SELECT project_id, app, model, status, count(*), count(*) FILTER (WHERE slow), sum(input_tokens),
+INSERT INTO usage_counters AS u (project_id, app, model, status, backfill, requests, sla_violations,
+    input_tokens, output_tokens, cost_usd, latency_buckets, latency_count, latency_sum)
+SELECT project_id, app, model, status, backfill, count(*), count(*) FILTER (WHERE slow), sum(input_tokens),
     sum(output_tokens), sum(cost_usd), ARRAY[{bucket_counts}]::bigint[], count(latency_seconds),
     coalesce(sum(latency_seconds), 0)
-FROM counted GROUP BY project_id, app, model, status ORDER BY project_id, app, model, status
-ON CONFLICT (project_id, app, model, status) DO UPDATE SET
+FROM counted GROUP BY project_id, app, model, status, backfill
+ORDER BY project_id, app, model, status, backfill
+ON CONFLICT (project_id, app, model, status, backfill) DO UPDATE SET
     requests = u.requests + EXCLUDED.requests,
     sla_violations = u.sla_violations + EXCLUDED.sla_violations,
     input_tokens = u.input_tokens + EXCLUDED.input_tokens,
@@ -61,5 +65,10 @@ def count_usage(
         return
     session.execute(
         text(_statement(settings.latency_buckets_seconds, require_root_span)),
-        {"ids": ids, "prices": Jsonb(settings.model_prices), "sla": Jsonb(settings.sla_latency_seconds)},
+        {
+            "ids": ids,
+            "prices": Jsonb(settings.model_prices),
+            "sla": Jsonb(settings.sla_latency_seconds),
+            "backfill_after": settings.backfill_after_seconds,
+        },
     )

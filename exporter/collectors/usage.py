@@ -1,7 +1,9 @@
 """Request, error, token, cost and SLA counters and the latency histogram, from `usage_counters`.
 
 The counts live in PostgreSQL (the API adds to them in each ingest transaction), so they are monotonic
-across exporter and API restarts and agree however many API workers there are."""
+across exporter and API restarts and agree however many API workers there are. Backfilled traces (far
+older than their arrival, see monitoring/usage.py) are only in metamon_backfilled_requests_total: the
+alerts' rates read the other families, which hold live traffic alone."""
 
 from collections.abc import Iterator
 
@@ -29,7 +31,8 @@ class UsageCollector(Collector):
         ]
 
     def collect(self) -> Iterator[Metric]:
-        rows = self._rows()
+        everything = self._rows()
+        rows = [row for row in everything if not row["backfill"]]
         cap = self.settings.exporter_label_cap
         requests = CounterMetricFamily(
             "metamon_requests",
@@ -79,3 +82,13 @@ class UsageCollector(Collector):
             )
         yield violations
         yield duration
+
+        backfilled = CounterMetricFamily(
+            "metamon_backfilled_requests",
+            "Traces received long after their timestamp (backfills, flushed backlogs): not in the rates.",
+            labels=["project", "app", "status"],
+        )
+        late = [row for row in everything if row["backfill"]]
+        for key, group in fold(late, ("project", "app", "status"), ("app",), cap, first_seen).items():
+            backfilled.add_metric(list(key), summed(group, "requests"))
+        yield backfilled

@@ -1,6 +1,7 @@
 """What the collectors publish, read back from the exporter's own text output."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import generate_latest
@@ -84,9 +85,9 @@ def test_label_values_are_capped_and_folded_into_other_without_losing_counts(
     settings, client, make_key, populated
 ):
     headers = make_key("exporter-cap", scopes=("ingest",))
+    now = datetime.now(UTC).isoformat()
     batch = [
-        {"id": f"c-{i}", "timestamp": "2026-11-20T10:00:00Z", "app": f"app-{i % 6}", "model": f"m-{i % 5}"}
-        for i in range(60)
+        {"id": f"c-{i}", "timestamp": now, "app": f"app-{i % 6}", "model": f"m-{i % 5}"} for i in range(60)
     ]
     assert client.post("/api/v1/traces", json={"traces": batch}, headers=headers).status_code == 200
     capped = settings.model_copy(update={"exporter_label_cap": 2})
@@ -108,6 +109,45 @@ def test_label_values_are_capped_and_folded_into_other_without_losing_counts(
     counters = [key for key in found if key[0].endswith(("_total", "_bucket", "_count", "_sum"))]
     assert counters and all(later[key] >= found[key] for key in counters)
     assert "late-heavy" not in {dict(labels).get("app") for _, labels in later}
+
+
+def test_backfilled_traces_are_counted_apart_from_the_rates_that_page(settings, client, make_key):
+    headers = make_key("exporter-backfill", scopes=("ingest",))
+    now = datetime.now(UTC)
+    old = (now - timedelta(seconds=settings.backfill_after_seconds + 600)).isoformat()
+
+    def batch(prefix: str, when: str, n: int, status: str) -> list[dict]:
+        return [
+            {
+                "id": f"{prefix}-{i}",
+                "timestamp": when,
+                "app": "bot",
+                "model": "gpt-4o",
+                "status": status,
+                "latency_seconds": 9.0,
+                "cost_usd": 1.0,
+            }
+            for i in range(n)
+        ]
+
+    traces = (
+        batch("live", now.isoformat(), 3, "ok")
+        + batch("old", old, 40, "error")
+        + batch("old-ok", old, 2, "ok")
+    )
+    assert client.post("/api/v1/traces", json={"traces": traces}, headers=headers).status_code == 200
+    found = samples(settings, project="exporter-backfill")
+    live = {"project": "exporter-backfill", "app": "bot"}
+    assert value(found, "metamon_requests_total", **live, model="gpt-4o", status="ok") == 3
+    assert (
+        "metamon_requests_total",
+        frozenset({**live, "model": "gpt-4o", "status": "error"}.items()),
+    ) not in found
+    assert value(found, "metamon_llm_cost_dollars_total", **live, model="gpt-4o") == pytest.approx(3.0)
+    assert value(found, "metamon_sla_violations_total", **live) == 3
+    assert value(found, "metamon_request_duration_seconds_count", **live) == 3
+    assert value(found, "metamon_backfilled_requests_total", **live, status="error") == 40
+    assert value(found, "metamon_backfilled_requests_total", **live, status="ok") == 2
 
 
 def test_a_scrape_within_the_cache_ttl_does_not_query_again(settings, populated):

@@ -4,6 +4,7 @@ import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select
@@ -110,3 +111,20 @@ def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
     rows = counters(settings.database_url, "usage-workers")
     assert sum(r.requests for r in rows.values()) == 40 * 25 + 25  # distinct ids 0..1024
     assert {app: r.requests for (app, _, _), r in rows.items()} == {"app-0": 342, "app-1": 342, "app-2": 341}
+
+
+def test_a_trace_far_older_than_its_arrival_counts_as_backfill(client, make_key, database_url, settings):
+    headers = make_key("usage-backfill")
+    now = datetime.now(UTC)
+    late = now - timedelta(seconds=settings.backfill_after_seconds + 60)
+    recent = now - timedelta(seconds=settings.backfill_after_seconds - 60)
+    batch = [trace(1, timestamp=late.isoformat()), trace(2, timestamp=recent.isoformat()), trace(3)]
+    assert client.post("/api/v1/traces", json={"traces": batch}, headers=headers).status_code == 200
+    with session_scope(database_url) as session:
+        rows = session.execute(
+            select(UsageCounter.backfill, UsageCounter.requests)
+            .join(Project)
+            .where(Project.slug == "usage-backfill")
+        ).all()
+    # trace() is dated days ago: a backfill too; only the trace within the limit is live.
+    assert sorted(rows) == [(False, 1), (True, 2)]

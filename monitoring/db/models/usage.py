@@ -4,7 +4,7 @@ agree across API workers and replicas, and keep counting after retention deletes
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, Float, ForeignKey, String
+from sqlalchemy import ARRAY, BigInteger, Boolean, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from metamon.monitoring.db.base import Base, created_at
@@ -21,6 +21,9 @@ class UsageCounter(Base):
     app: Mapped[str] = mapped_column(String(200), primary_key=True)
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Traces that arrived long after their timestamp (a backfill, an SDK flushing its backlog): counted
+    # apart so that they never feed the rate counters the alerts page on.
+    backfill: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     sla_violations: Mapped[int] = mapped_column(BigInteger, default=0)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
