@@ -2,20 +2,15 @@
 
 One rules file per profile: prometheus/rules/metamon.rules.yml (standard) and
 prometheus/rules/fast/metamon.rules.yml (fast). The output is deterministic (groups, rules and label maps
-sorted), so the committed files can be compared byte for byte with a fresh rendering.
+sorted), so the committed files can be compared byte for byte with a fresh rendering. Alerts about a
+quality metric carry its catalogue labels (`metric`); see prometheus/RUNBOOK.md for custom rules.
 """
 
 from pathlib import Path
 
 import yaml
 
-from metamon.monitoring.alerting.thresholds import (
-    THRESHOLDS_PATH,
-    Profile,
-    Thresholds,
-    load_thresholds,
-    seconds,
-)
+from metamon.monitoring.alerting.thresholds import Profile, Thresholds, seconds
 from metamon.monitoring.catalogue import METRICS, SEVERITIES
 from metamon.monitoring.dashboards.uids import UIDS
 
@@ -417,36 +412,16 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def render(thresholds: Thresholds, profile_name: str) -> str:
-    body = yaml.dump(
-        {"groups": build_groups(thresholds, profile_name)},
+def dump(document: dict) -> str:
+    return yaml.dump(
+        document,
         Dumper=_Dumper,
         sort_keys=False,  # keys are in the order Prometheus documents them; label maps are sorted
         width=1_000_000,
         allow_unicode=True,
         default_flow_style=False,
     )
-    return HEADER.format(profile=profile_name) + body
 
 
-def rendered_outputs(thresholds_path: Path = THRESHOLDS_PATH, rules_dir: Path = RULES_DIR) -> dict[Path, str]:
-    thresholds = load_thresholds(thresholds_path)
-    return {rules_dir / path: render(thresholds, profile) for profile, path in OUTPUTS.items()}
-
-
-def write_outputs(thresholds_path: Path = THRESHOLDS_PATH, rules_dir: Path = RULES_DIR) -> list[Path]:
-    written = []
-    for path, text in rendered_outputs(thresholds_path, rules_dir).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written
-
-
-def stale_outputs(thresholds_path: Path = THRESHOLDS_PATH, rules_dir: Path = RULES_DIR) -> list[Path]:
-    """The rule files that differ from (or are missing against) a fresh rendering."""
-    return [
-        path
-        for path, text in rendered_outputs(thresholds_path, rules_dir).items()
-        if not path.exists() or path.read_text() != text
-    ]
+def render(thresholds: Thresholds, profile_name: str) -> str:
+    return HEADER.format(profile=profile_name) + dump({"groups": build_groups(thresholds, profile_name)})
