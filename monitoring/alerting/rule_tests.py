@@ -380,9 +380,7 @@ class _Cases:
                 alert_rule_test=self._checks(rule["alert"], [(fire, self._expected(rule, APP, ratio))]),
             )
         )
-        burn = {getattr(w.latency_burn, s).long for s in ("critical", "high")}
-        burn |= {getattr(w.latency_burn, s).short for s in ("critical", "high")}
-        cases += self._burn([sla_violations_ratio_record(x) for x in sorted(burn, key=seconds)])
+        cases += self._burn([sla_violations_ratio_record(x) for x in w.burn_windows])
         cases.append(self._cost(llm_cost_record(w.llm_cost)))
         cases.append(self._backfill())
         return cases

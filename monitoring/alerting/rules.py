@@ -68,7 +68,6 @@ def _record(name: str, expr: str) -> dict:
 
 def recording_rules(profile: Profile) -> list[dict]:
     windows = profile.windows
-    burn = windows.latency_burn
     baseline = windows.fact_accuracy_baseline
     # (record, window, expr)
     entries = [
@@ -91,7 +90,7 @@ def recording_rules(profile: Profile) -> list[dict]:
     ]
     entries += [
         (sla_violations_ratio_record(w), w, _ratio_of_requests("metamon_sla_violations_total", w))
-        for w in {burn.critical.long, burn.critical.short, burn.high.long, burn.high.short}
+        for w in windows.burn_windows
     ]
     # Grouped by metric, shortest window first.
     entries.sort(key=lambda e: (e[0].rsplit(":", 1)[0], seconds(e[1])))

@@ -101,6 +101,12 @@ class Windows(_Strict):
     fact_accuracy_baseline: Duration
     latency_burn: BurnWindows
 
+    @property
+    def burn_windows(self) -> list[str]:
+        """The windows of the multi-window burn-rate alerts, shortest first."""
+        burn = self.latency_burn
+        return sorted({burn.critical.long, burn.critical.short, burn.high.long, burn.high.short}, key=seconds)
+
 
 class Profile(_Strict):
     evaluation_interval: Duration

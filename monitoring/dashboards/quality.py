@@ -3,6 +3,9 @@
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
+from metamon.monitoring.alerting.rules import fact_accuracy_baseline_record
+from metamon.monitoring.alerting.thresholds import load_thresholds
+from metamon.monitoring.catalogue import MEASURE, MEASURES
 from metamon.monitoring.dashboards.panels import (
     SCOPE,
     base,
@@ -13,31 +16,14 @@ from metamon.monitoring.dashboards.panels import (
 from metamon.monitoring.dashboards.uids import UIDS
 
 APP_WIDE = f'{SCOPE}, model="all", domain="all"'
-RATIOS = (
-    (
-        "Fact accuracy",
-        "metamon_fact_accuracy_ratio",
-        "Share of reference facts stated correctly (or claims grounded in the retrieved context).",
-    ),
-    (
-        "Guardrail pass rate",
-        "metamon_guardrail_pass_ratio",
-        "Share of traces passing every guardrail (PII, refusals, schema, banned terms, injection echoes).",
-    ),
-    (
-        "SLA compliance",
-        "metamon_sla_compliance_ratio",
-        "Share of traces within their app's latency SLA and not in error.",
-    ),
-    (
-        "Agreement with experts",
-        "metamon_expert_agreement_ratio",
-        "Share of expert-labelled traces where the evaluators' verdict matches the label.",
-    ),
-)
+# The ratio measures of the catalogue (cost and latency have panels of their own units).
+RATIOS = tuple(m for m in MEASURES if m.format == "ratio" and m.column != "error_rate")
 
 
 def build():
+    thresholds = load_thresholds()
+    baseline = thresholds.profiles["standard"].windows.fact_accuracy_baseline
+    fact, cost = MEASURE["fact_accuracy"].family, MEASURE["cost_per_request_usd"].family
     dashboard = base(
         UIDS["quality"],
         "metamon / Quality",
@@ -45,13 +31,13 @@ def build():
         ["quality"],
     )
     dashboard = dashboard.with_row(dash.Row("Latest evaluation window, app-wide"))
-    for title, metric, description in RATIOS:
+    for measure in RATIOS:
         dashboard = dashboard.with_panel(
             timeseries_panel(
-                title,
-                f"{description} App-wide window of each evaluation run.",
+                measure.title,
+                f"{measure.help} App-wide window of each evaluation run.",
                 "percentunit",
-                promql(f"{metric}{{{APP_WIDE}}}", "{{app}}"),
+                promql(f"{measure.family}{{{APP_WIDE}}}", "{{app}}"),
                 min=0,
                 max=1,
                 span=12,
@@ -59,13 +45,13 @@ def build():
         )
     dashboard = dashboard.with_panel(
         timeseries_panel(
-            "Fact accuracy against its 7-day baseline",
-            "The app-wide fact accuracy and its average over the last 7 days (MetamonFactAccuracyDropping fires "
-            "on a relative drop below it).",
+            f"Fact accuracy against its {baseline} baseline",
+            f"The app-wide fact accuracy and its average over the last {baseline} (MetamonFactAccuracyDropping "
+            f"fires {thresholds.levels.fact_accuracy_drop:.0%} below it).",
             "percentunit",
-            promql(f"metamon_fact_accuracy_ratio{{{APP_WIDE}}}", "{{app}} now"),
+            promql(f"{fact}{{{APP_WIDE}}}", "{{app}} now"),
             promql(
-                f"project_app:metamon_fact_accuracy_ratio:avg_over_time7d{{{SCOPE}}}", "{{app}} 7-day average"
+                f"{fact_accuracy_baseline_record(baseline)}{{{SCOPE}}}", f"{{{{app}}}} {baseline} average"
             ),
             min=0,
             max=1,
@@ -75,7 +61,7 @@ def build():
             "Cost per request",
             "Mean LLM cost of a request in the latest window, in US dollars.",
             "currencyUSD",
-            promql(f"metamon_cost_per_request_dollars{{{APP_WIDE}}}", "{{app}}"),
+            promql(f"{cost}{{{APP_WIDE}}}", "{{app}}"),
             min=0,
         )
     )
@@ -88,7 +74,7 @@ def build():
                 "research agent's starting point.",
                 "percentunit",
                 promql(
-                    f'metamon_fact_accuracy_ratio{{{SCOPE}, model!="all"}}',
+                    f'{fact}{{{SCOPE}, model!="all"}}',
                     "{{app}} {{model}} {{domain}}",
                     instant=True,
                 ),

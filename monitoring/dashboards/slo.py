@@ -1,15 +1,17 @@
 """metamon-slo: the latency SLO of each app, its error budget and the burn rates the multi-window alerts
 use (objective and burn-rate factors from monitoring/alerting/thresholds.yaml)."""
 
+from metamon.monitoring.alerting.rules import errors_ratio_record, sla_violations_ratio_record
 from metamon.monitoring.alerting.thresholds import load_thresholds
 from metamon.monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
 from metamon.monitoring.dashboards.uids import UIDS
 
-WINDOWS = ("5m", "30m", "1h", "6h")
-
 
 def build():
-    slo = load_thresholds().slo.latency
+    thresholds = load_thresholds()
+    slo, lv, windows = thresholds.slo.latency, thresholds.levels, thresholds.profiles["standard"].windows
+    hour = windows.latency_burn.critical.long
+    errors = errors_ratio_record(windows.error_ratio)
     budget = round(1 - slo.objective, 6)
     dashboard = base(
         UIDS["slo"],
@@ -22,21 +24,21 @@ def build():
     dashboard = (
         dashboard.with_panel(
             stat_panel(
-                "SLA violations, last hour",
-                "Share of requests slower than their app's SLA over the last hour, worst selected app.",
+                f"SLA violations, last {hour}",
+                f"Share of requests slower than their app's SLA over the last {hour}, worst selected app.",
                 "percentunit",
-                promql(f"max(project_app:metamon_sla_violations:ratio_rate1h{{{SCOPE}}})", instant=True),
+                promql(f"max({sla_violations_ratio_record(hour)}{{{SCOPE}}})", instant=True),
                 span=8,
             )
         )
         .with_panel(
             stat_panel(
-                "Burn rate, last hour",
+                f"Burn rate, last {hour}",
                 f"How fast the worst selected app spends its error budget ({budget:.2%} of requests): 1 spends it "
                 f"exactly in 30 days; {slo.burn_rates.critical} pages.",
                 "x",
                 promql(
-                    f"max(project_app:metamon_sla_violations:ratio_rate1h{{{SCOPE}}}) / {budget}",
+                    f"max({sla_violations_ratio_record(hour)}{{{SCOPE}}}) / {budget}",
                     instant=True,
                 ),
                 span=8,
@@ -44,10 +46,10 @@ def build():
         )
         .with_panel(
             stat_panel(
-                "Error ratio, last 5 minutes",
-                "Share of requests in error, worst selected app (MetamonErrorRatioSpike above 5%).",
+                f"Error ratio, last {windows.error_ratio}",
+                f"Share of requests in error, worst selected app (MetamonErrorRatioSpike above {lv.error_ratio:.0%}).",
                 "percentunit",
-                promql(f"max(project_app:metamon_requests_errors:ratio_rate5m{{{SCOPE}}})", instant=True),
+                promql(f"max({errors}{{{SCOPE}}})", instant=True),
                 span=8,
             )
         )
@@ -58,10 +60,10 @@ def build():
                 "x",
                 *(
                     promql(
-                        f"project_app:metamon_sla_violations:ratio_rate{w}{{{SCOPE}}} / {budget}",
+                        f"{sla_violations_ratio_record(w)}{{{SCOPE}}} / {budget}",
                         f"{{{{app}}}} {w}",
                     )
-                    for w in WINDOWS
+                    for w in windows.burn_windows
                 ),
                 min=0,
             )
@@ -69,9 +71,9 @@ def build():
         .with_panel(
             timeseries_panel(
                 "Error ratio",
-                "Share of requests that ended in error over 5 minutes, per app.",
+                f"Share of requests that ended in error over {windows.error_ratio}, per app.",
                 "percentunit",
-                promql(f"project_app:metamon_requests_errors:ratio_rate5m{{{SCOPE}}}", "{{app}}"),
+                promql(f"{errors}{{{SCOPE}}}", "{{app}}"),
                 min=0,
                 max=1,
             )
