@@ -14,6 +14,16 @@ from typing import Literal
 # Alert severities, most urgent first (the alert table's check constraint, the rules, the dashboards).
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
+# The monitor agent's signals (metamon_anomaly_score's `signal` label) and which way is worse: True when a
+# higher value is a degradation. Each belongs to the metric whose `signals` name it.
+SIGNALS = {
+    "error_ratio": True,
+    "latency_p95": True,
+    "sla_violation_ratio": True,
+    "fact_accuracy": False,
+    "guardrail_pass": False,
+}
+
 Format = Literal["ratio", "usd", "seconds"]
 MISSING = "—"
 
@@ -122,8 +132,7 @@ class Metric:
     unit: str  # what a failure rate reads as, in the metric's terms
     measure: Measure  # the evaluation-run measure that shows it
     thresholds: tuple[str, ...]  # thresholds.yaml keys (levels.*, slo.*) of its alerts
-    # The monitor agent's signals (metamon_anomaly_score's `signal` label) that watch it.
-    signals: tuple[str, ...]
+    signals: tuple[str, ...]  # the SIGNALS that watch it
 
     @property
     def alert_labels(self) -> dict[str, str]:

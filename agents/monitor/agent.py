@@ -11,19 +11,15 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from metamon.agents.monitor.ewma import ewma, z_score
+from metamon.monitoring.catalogue import SIGNALS
 from metamon.monitoring.db.models import MonitorFinding
 from metamon.monitoring.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Which way is worse, per signal: scores are oriented so that a positive z-score is a degradation.
-WORSE_WHEN_HIGHER = {
-    "error_ratio": True,
-    "latency_p95": True,
-    "sla_violation_ratio": True,
-    "fact_accuracy": False,
-    "guardrail_pass": False,
-}
+# Which way is worse, per signal (from the metric catalogue): scores are oriented so that a positive
+# z-score is a degradation.
+WORSE_WHEN_HIGHER = SIGNALS
 
 # Bucket 0 is the latest [now - bucket, now); bucket k the one k buckets before it.
 _BUCKETS = """

@@ -8,6 +8,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from metamon.exporter.app import build_registry
+from metamon.monitoring.catalogue import MEASURES
 from metamon.monitoring.db.session import session_scope
 from metamon.monitoring.outbox import enqueue_trace_index
 from tests.populated import PROJECT
@@ -64,6 +65,8 @@ def test_quality_ratios_come_from_the_latest_window(settings, populated):
     )
     assert failures == 1
     assert value(found, "metamon_evaluation_last_run_timestamp_seconds", project=PROJECT) > 1.7e9
+    # One gauge per measure of the metric catalogue.
+    assert {m.family for m in MEASURES} <= {name for name, _ in found}
 
 
 def test_proposals_alerts_review_queue_and_anomalies(settings, populated):
