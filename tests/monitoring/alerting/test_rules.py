@@ -111,6 +111,19 @@ def test_rules_check_names_each_stale_or_missing_file(tmp_path):
     assert all(f"{path} is stale" in result.stderr for path in (standard, fast, quality_test)), result.stderr
 
 
+def _generate(thresholds: Path, into: Path):
+    return run_metamon(
+        "rules",
+        "generate",
+        "--thresholds",
+        str(thresholds),
+        "--rules-dir",
+        str(into),
+        "--tests-dir",
+        str(into),
+    )
+
+
 def test_the_thresholds_file_drives_both_profiles(tmp_path):
     config = yaml.safe_load(THRESHOLDS_PATH.read_text())
     config["levels"]["fact_accuracy"]["critical"] = 0.8
@@ -118,16 +131,7 @@ def test_the_thresholds_file_drives_both_profiles(tmp_path):
     thresholds = tmp_path / "thresholds.yaml"
     thresholds.write_text(yaml.safe_dump(config))
 
-    result = run_metamon(
-        "rules",
-        "generate",
-        "--thresholds",
-        str(thresholds),
-        "--rules-dir",
-        str(tmp_path),
-        "--tests-dir",
-        str(tmp_path),
-    )
+    result = _generate(thresholds, tmp_path)
     assert result.returncode == 0, result.stderr
     for profile, for_ in (("standard", "15m"), ("fast", "7s")):
         rules = yaml.safe_load((tmp_path / OUTPUTS[profile]).read_text())["groups"]
@@ -147,16 +151,7 @@ def test_a_broken_thresholds_file_is_refused_with_the_field_named(tmp_path):
     thresholds = tmp_path / "thresholds.yaml"
     thresholds.write_text(yaml.safe_dump(config))
 
-    result = run_metamon(
-        "rules",
-        "generate",
-        "--thresholds",
-        str(thresholds),
-        "--rules-dir",
-        str(tmp_path),
-        "--tests-dir",
-        str(tmp_path),
-    )
+    result = _generate(thresholds, tmp_path)
     assert result.returncode == 2
     assert "levels.guardrail_pas" in result.stderr and "levels.guardrail_pass" in result.stderr
     assert not (tmp_path / OUTPUTS["standard"]).exists()
