@@ -139,6 +139,10 @@ class _Cases:
             for t in times
         ]
 
+    def _fires(self, rule: dict, at: float, labels: dict[str, str], value: float) -> list[dict]:
+        """The checks of one alert of `rule` firing at `at`, with `labels` and `value`."""
+        return self._checks(rule["alert"], [(at, self._expected(rule, labels, value))])
+
     def _case(self, name: str, interval: float, series: list[dict], **tests) -> dict:
         return {"name": name, "interval": duration(interval), "input_series": series, **tests}
 
@@ -212,7 +216,7 @@ class _Cases:
                 f"guardrail pass rate at {value:g}",
                 step,
                 self._quality_series(guard, value, self._steps(fire), enough),
-                alert_rule_test=self._checks(rule["alert"], [(fire, self._expected(rule, APP, value))]),
+                alert_rule_test=self._fires(rule, fire, APP, value),
             )
         )
         cases += [self._anomaly(metric) for metric in METRICS.values() if metric.signals]
@@ -294,7 +298,7 @@ class _Cases:
                     _constant(lv.min_window_traces, before + after),
                 ),
             ],
-            alert_rule_test=self._checks(rule["alert"], [(since + fire, self._expected(rule, APP, value))]),
+            alert_rule_test=self._fires(rule, since + fire, APP, value),
         )
 
     def _baseline(self, fact: str) -> dict:
@@ -330,9 +334,7 @@ class _Cases:
                 ),
                 _series("metamon_anomaly_score", {**APP, "signal": calm}, _constant(0.5, self._steps(fire))),
             ],
-            alert_rule_test=self._checks(
-                rule["alert"], [(fire, self._expected(rule, {**APP, "signal": signal}, score))]
-            ),
+            alert_rule_test=self._fires(rule, fire, {**APP, "signal": signal}, score),
         )
 
     # metamon-slo ----------------------------------------------------------------------------------------
@@ -377,7 +379,7 @@ class _Cases:
                         ],
                     }
                 ],
-                alert_rule_test=self._checks(rule["alert"], [(fire, self._expected(rule, APP, ratio))]),
+                alert_rule_test=self._fires(rule, fire, APP, ratio),
             )
         )
         cases += self._burn([sla_violations_ratio_record(x) for x in w.burn_windows])
@@ -464,7 +466,7 @@ class _Cases:
                     "exp_samples": [{"labels": _selector(record, APP), "value": rate}],
                 }
             ],
-            alert_rule_test=self._checks(rule["alert"], [(fire, self._expected(rule, APP, shown))]),
+            alert_rule_test=self._fires(rule, fire, APP, shown),
         )
 
     def _backfill(self) -> dict:
@@ -542,9 +544,7 @@ class _Cases:
                         _constant(-stale, self._steps(fire)),
                     )
                 ],
-                alert_rule_test=self._checks(
-                    rule["alert"], [(fire, self._expected(rule, {"project": "acme"}, stale + fire))]
-                ),
+                alert_rule_test=self._fires(rule, fire, {"project": "acme"}, stale + fire),
             )
         )
         age = 2 * seconds(self.p.index_backlog_max_age)
@@ -555,7 +555,7 @@ class _Cases:
                 f"the oldest unindexed trace has waited {duration(age)}",
                 step,
                 [_series("metamon_index_backlog_oldest_age_seconds", {}, _constant(age, self._steps(fire)))],
-                alert_rule_test=self._checks(rule["alert"], [(fire, self._expected(rule, {}, age))]),
+                alert_rule_test=self._fires(rule, fire, {}, age),
             )
         )
         queued = 2 * self.lv.review_backlog_traces
@@ -572,9 +572,7 @@ class _Cases:
                         _constant(queued, self._steps(fire)),
                     )
                 ],
-                alert_rule_test=self._checks(
-                    rule["alert"], [(fire, self._expected(rule, {"project": "acme"}, queued))]
-                ),
+                alert_rule_test=self._fires(rule, fire, {"project": "acme"}, queued),
             )
         )
         return cases
