@@ -56,7 +56,7 @@ def _humanize_duration(v: float) -> str:
         return f"{hours}h {minutes}m {secs}s"
     if minutes:
         return f"{minutes}m {secs}s"
-    return f"{v:.4g}s"
+    return f"{v:.4g}s" if v >= 1 else f"{v * 1000:.4g}ms"
 
 
 def _plain(v: float) -> str:
@@ -108,6 +108,7 @@ class _Cases:
 
     def __init__(self, thresholds: Thresholds, profile: Profile, groups: list[dict]):
         self.t, self.p, self.lv = thresholds, profile, thresholds.levels
+        self.profile_name = next(name for name, p in thresholds.profiles.items() if p is profile)
         self.step = seconds(profile.evaluation_interval)
         self.rules = [r for g in groups for r in g["rules"] if "alert" in r]
 
@@ -577,12 +578,47 @@ class _Cases:
         )
         return cases
 
+    # metamon-api ----------------------------------------------------------------------------------------
+
+    def api(self) -> list[dict]:
+        """A busy route with a p95 of 480 ms fires; a fast one and a slow but rare one do not."""
+        step, slo = self.step, self.t.api_latency
+        assert slo.seconds < 0.48 and slo.quantile == 0.95
+        fire = step + seconds(slo.profiles[self.profile_name].for_)
+        n = self._steps(fire)
+        instance = {"job": "metamon-api", "instance": "127.0.0.1:8000"}
+
+        def route(name: str, buckets: dict[str, float], count: float) -> list[dict]:
+            labels = {**instance, "method": "GET", "route": name}
+            family = "metamon_api_request_duration_seconds"
+            return [
+                _series(f"{family}_bucket", {**labels, "le": le}, _counter(c, n), exporter=False)
+                for le, c in buckets.items()
+            ] + [_series(f"{family}_count", labels, _counter(count, n), exporter=False)]
+
+        rule = self._rule("MetamonApiLatencyHigh")
+        return [
+            self._case(
+                "/api/v1/alerts answers 3 requests in 4 between 200 and 500 ms (p95 480 ms)",
+                step,
+                route("/api/v1/alerts", {"0.1": 5, "0.2": 5, "0.5": 20, "+Inf": 20}, 20)
+                + route("/api/v1/proposals", {"0.1": 20, "+Inf": 20}, 20)
+                + route(
+                    "/api/v1/control/evaluate",
+                    {"0.2": 0, "+Inf": slo.min_requests_per_second * step / 2},
+                    slo.min_requests_per_second * step / 2,
+                ),
+                alert_rule_test=self._fires(rule, fire, {"route": "/api/v1/alerts"}, 0.48),
+            )
+        ]
+
 
 def rule_tests(thresholds: Thresholds, profile_name: str, groups: list[dict]) -> dict[str, dict]:
     """Each alerting group's promtool test document, by group name."""
     profile = thresholds.profiles[profile_name]
     cases = _Cases(thresholds, profile, groups)
     builders = {
+        "metamon-api": cases.api,
         "metamon-components": cases.components,
         "metamon-quality": cases.quality,
         "metamon-slo": cases.slo,

@@ -23,7 +23,7 @@ from tests.paths import CHECKOUT
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
 PROM_DIR = CHECKOUT / "prometheus"
-ALERT_GROUPS = ("metamon-components", "metamon-quality", "metamon-slo")
+ALERT_GROUPS = ("metamon-api", "metamon-components", "metamon-quality", "metamon-slo")
 # One promtool test file per alerting group and profile.
 TEST_FILES = {
     p: [CHECKOUT / TESTS_DIR / PROFILE_DIRS[p] / f"{g}.test.yml" for g in ALERT_GROUPS] for p in PROFILES
