@@ -165,6 +165,10 @@ def test_the_installed_cli_renders_alertmanager_and_checks_the_checkouts_rules(
     assert rendered.returncode == 0, rendered.stderr
     assert "/api/v1/alerts/webhook" in (tmp_path / "am" / "alertmanager.yml").read_text()
     checked = installed_wheel.run(
-        "rules", "check", "--rules-dir", str(CHECKOUT / "prometheus" / "rules"), env=env
+        "rules",
+        "check",
+        f"--rules-dir={CHECKOUT / 'prometheus' / 'rules'}",
+        f"--tests-dir={CHECKOUT / 'prometheus' / 'tests'}",
+        env=env,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
