@@ -43,6 +43,7 @@ from common import (  # noqa: E402
     MODELS,
     T0,
     Process,
+    bench_target,
     free_port,
     make_trace,
     peak_rss_mb,
@@ -53,12 +54,9 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-from metamon.monitoring.db.session import session_factory, session_scope  # noqa: E402
-from metamon.monitoring.keys import create_key  # noqa: E402
+from metamon.monitoring.db.session import session_factory  # noqa: E402
 from metamon.monitoring.outbox import backlog  # noqa: E402
-from metamon.monitoring.search.client import get_es  # noqa: E402
-from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices  # noqa: E402
-from metamon.monitoring.settings import get_settings  # noqa: E402
+from metamon.monitoring.search.indices import delete_trace_indices  # noqa: E402
 
 console = Console()
 EXPORT_BATCH = 512
@@ -380,19 +378,7 @@ def main() -> None:
         scratch_databases("metamon_bench_otlp") as (db_url,),
         scratch_databases("phoenix_bench", migrated=False) as (phoenix_url,),
     ):
-        settings = get_settings().model_copy(
-            update={"database_url": db_url, "traces_index_alias": "metamon-bench-otlp"}
-        )
-        env = {
-            "METAMON_DATABASE_URL": db_url,
-            "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
-            "METAMON_LOG_LEVEL": "WARNING",
-        }
-        es = get_es(settings.elasticsearch_url)
-        delete_trace_indices(es, settings)
-        ensure_indices(es, settings)
-        with session_scope(db_url) as session:
-            _, key = create_key(session, "bench", ["ingest", "read"])
+        settings, env, es, _, key = bench_target(db_url, "metamon-bench-otlp")
         try:
             console.print(
                 f"[bold]metamon[/]: {args.api_workers} API workers, {args.indexers} indexers, "

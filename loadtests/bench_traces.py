@@ -31,6 +31,7 @@ from common import (  # noqa: E402
     TOPICS,
     VOCABULARY,
     Process,
+    bench_target,
     copy_rows,
     free_port,
     make_trace,
@@ -42,17 +43,15 @@ from common import (  # noqa: E402
 )
 
 from metamon.monitoring.db.connect import connect  # noqa: E402
-from metamon.monitoring.db.session import session_factory, session_scope  # noqa: E402
+from metamon.monitoring.db.session import session_factory  # noqa: E402
 from metamon.monitoring.ingest.schemas import TraceIn  # noqa: E402
 from metamon.monitoring.ingest.writer import trace_row  # noqa: E402
-from metamon.monitoring.keys import create_key  # noqa: E402
 from metamon.monitoring.outbox import backlog  # noqa: E402
 from metamon.monitoring.search.client import get_es  # noqa: E402
 from metamon.monitoring.search.documents import trace_document  # noqa: E402
-from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices, template_body  # noqa: E402
+from metamon.monitoring.search.indices import delete_trace_indices, template_body  # noqa: E402
 from metamon.monitoring.search.queries import TraceFilters, search_traces_body  # noqa: E402
 from metamon.monitoring.search.reindex import reindex  # noqa: E402
-from metamon.monitoring.settings import get_settings  # noqa: E402
 
 console = Console()
 BATCH = 500
@@ -258,20 +257,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with scratch_databases("metamon_bench", keep=args.keep) as (db_url,):
-        settings = get_settings().model_copy(
-            update={"database_url": db_url, "traces_index_alias": "metamon-bench-traces"}
-        )
-        env = {
-            "METAMON_DATABASE_URL": db_url,
-            "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
-            "METAMON_LOG_LEVEL": "WARNING",
-        }
-        es = get_es(settings.elasticsearch_url)
-        delete_trace_indices(es, settings)
-        ensure_indices(es, settings)
-        with session_scope(db_url) as session:
-            key_row, key = create_key(session, "bench", ["ingest", "read"])
-            project_id = key_row.project_id
+        settings, env, es, key_row, key = bench_target(db_url, "metamon-bench-traces")
+        project_id = key_row.project_id
         console.print(
             f"metamon benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
             f"{args.api_workers} API workers, {args.indexers} indexers, {args.clients} clients"

@@ -15,12 +15,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from elasticsearch import Elasticsearch
 from sqlalchemy.engine import make_url
 
 from metamon.monitoring.db import migrate
 from metamon.monitoring.db.connect import connect
+from metamon.monitoring.db.models import ApiKey
+from metamon.monitoring.db.session import session_scope
 from metamon.monitoring.ingest.writer import COPY_COLUMNS, copy_value
-from metamon.monitoring.settings import get_settings
+from metamon.monitoring.keys import create_key
+from metamon.monitoring.search.client import get_es
+from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices
+from metamon.monitoring.settings import Settings, get_settings
 
 # Topic words tie a trace to its domain; the rest of the text is drawn from a Zipf-distributed vocabulary of
 # 5,000 made-up words, so terms have realistic selectivity (a few very common, most rare).
@@ -203,3 +209,21 @@ def copy_rows(conn, table: str, rows: list[dict]) -> None:
     with conn.cursor().copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([copy_value(c, row[c]) for c in COPY_COLUMNS])
+
+
+def bench_target(db_url: str, alias: str) -> tuple[Settings, dict[str, str], Elasticsearch, ApiKey, str]:
+    """metamon on a scratch database and index alias: its settings, the environment its processes get,
+    the Elasticsearch client (indices freshly made), and an ingest+read key (row and secret)."""
+    settings = get_settings().model_copy(update={"database_url": db_url, "traces_index_alias": alias})
+    env = {
+        "METAMON_DATABASE_URL": db_url,
+        "METAMON_TRACES_INDEX_ALIAS": alias,
+        "METAMON_LOG_LEVEL": "WARNING",
+    }
+    es = get_es(settings.elasticsearch_url)
+    delete_trace_indices(es, settings)
+    ensure_indices(es, settings)
+    with session_scope(db_url) as session:
+        key_row, key = create_key(session, "bench", ["ingest", "read"])
+        session.expunge(key_row)
+    return settings, env, es, key_row, key
