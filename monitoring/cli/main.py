@@ -24,6 +24,7 @@ from metamon.monitoring.cli import (
     stack,
 )
 from metamon.monitoring.cli.evaluate import evaluate
+from metamon.monitoring.cli.seed import seed
 from metamon.monitoring.logs import configure_logging
 from metamon.monitoring.settings import get_settings, refuse_public_bind_with_known_token
 
@@ -38,6 +39,7 @@ app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(settings.app, name="settings")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(evaluate)
+app.command()(seed)
 
 
 def _print_version(value: bool) -> None:
