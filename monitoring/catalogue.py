@@ -37,6 +37,7 @@ class Measure:
     ylabel: str  # the digest chart's axis
     format: Format
     digest: bool = True  # charted in the daily digest
+    higher_is_better: bool = True  # which end of the scale is the worst app (the digest charts those)
 
     def show(self, value: float | None) -> str:
         if value is None:
@@ -80,6 +81,7 @@ MEASURES: tuple[Measure, ...] = (
         "Share of traces that ended in error.",
         "share of requests failing",
         "ratio",
+        higher_is_better=False,
     ),
     Measure(
         "cost_per_request_usd",
@@ -88,6 +90,7 @@ MEASURES: tuple[Measure, ...] = (
         "Mean LLM cost per request in US dollars.",
         "USD per request",
         "usd",
+        higher_is_better=False,
     ),
     # Quantiles as plain gauges: a `quantile` label is reserved for summaries.
     Measure(
@@ -98,6 +101,7 @@ MEASURES: tuple[Measure, ...] = (
         "seconds",
         "seconds",
         digest=False,
+        higher_is_better=False,
     ),
     Measure(
         "latency_p95_seconds",
@@ -106,6 +110,7 @@ MEASURES: tuple[Measure, ...] = (
         "95th percentile latency of the latest window.",
         "seconds",
         "seconds",
+        higher_is_better=False,
     ),
     Measure(
         "expert_agreement",

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from metamon.agents.evaluation.agent import evaluate
 from metamon.agents.monitor.agent import monitor
 from metamon.monitoring.db.session import session_factory, session_scope
-from metamon.monitoring.notifications.digest import send_digest
+from metamon.monitoring.notifications.digest import send_digests
 from metamon.monitoring.retention import apply_retention
 from metamon.monitoring.search.client import get_es
 from metamon.monitoring.settings import Settings
@@ -48,6 +48,6 @@ def retention(settings: Settings) -> None:
 
 
 def digest(settings: Settings) -> None:
-    """The daily digest email (trends, open alerts, proposals awaiting review)."""
+    """The daily digest emails, one per project (trends, open alerts, proposals awaiting review)."""
     with session_scope(settings.database_url) as session:
-        send_digest(session, settings)
+        send_digests(session, settings)

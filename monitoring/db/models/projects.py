@@ -18,6 +18,8 @@ class Project(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at()
+    # Who receives the project's daily digest; None: the global METAMON_DIGEST_EMAIL_TO.
+    digest_email_to: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="project", cascade="all, delete-orphan")
 

@@ -4,16 +4,32 @@ import json
 import re
 from email import message_from_bytes, message_from_string, policy
 
+import pytest
+
 from tests.conftest import free_port, run_metamon
 from tests.monitoring.notifications.inbox import smtp_inbox
 
-SUBJECT = re.compile(r"metamon digest \d{4}-\d{2}-\d{2}: \d+ open alerts?, \d+ proposals? to review")
+SUBJECT = re.compile(
+    r"metamon digest \d{4}-\d{2}-\d{2} for cli-digest: \d+ open alerts?, \d+ proposals? to review"
+)
+PROJECT = ("--project", "cli-digest")
+
+
+@pytest.fixture(autouse=True)
+def project(make_key):
+    make_key("cli-digest")
 
 
 def test_dry_run_writes_the_email_to_a_file(database_url, tmp_path):
     eml = tmp_path / "digest.eml"
     result = run_metamon(
-        "digest", "send", "--dry-run", "--output", str(eml), env={"METAMON_DATABASE_URL": database_url}
+        "digest",
+        "send",
+        "--dry-run",
+        *PROJECT,
+        "--output",
+        str(eml),
+        env={"METAMON_DATABASE_URL": database_url},
     )
     assert result.returncode == 0, result.stderr
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
@@ -23,7 +39,7 @@ def test_dry_run_writes_the_email_to_a_file(database_url, tmp_path):
 
 
 def test_dry_run_writes_the_email_to_stdout(database_url):
-    result = run_metamon("digest", "send", "--dry-run", env={"METAMON_DATABASE_URL": database_url})
+    result = run_metamon("digest", "send", "--dry-run", *PROJECT, env={"METAMON_DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr
     message = message_from_string(result.stdout, policy=policy.default)
     assert SUBJECT.fullmatch(message["Subject"])
@@ -34,6 +50,7 @@ def test_send_delivers_to_the_configured_recipients(database_url):
         result = run_metamon(
             "digest",
             "send",
+            *PROJECT,
             env={
                 "METAMON_DATABASE_URL": database_url,
                 "METAMON_SMTP_PORT": str(inbox.port),
@@ -50,7 +67,7 @@ def test_send_delivers_to_the_configured_recipients(database_url):
 def test_send_without_a_server_fails_with_a_clear_message(database_url):
     port = free_port()
     result = run_metamon(
-        "digest", "send", env={"METAMON_DATABASE_URL": database_url, "METAMON_SMTP_PORT": str(port)}
+        "digest", "send", *PROJECT, env={"METAMON_DATABASE_URL": database_url, "METAMON_SMTP_PORT": str(port)}
     )
     assert result.returncode == 1
     assert f"error: could not send email via SMTP server 127.0.0.1:{port}" in result.stderr
@@ -63,3 +80,9 @@ def test_output_needs_dry_run(database_url, tmp_path):
     assert result.returncode == 2
     assert "only with --dry-run" in result.stderr
     assert not (tmp_path / "x.eml").exists()
+
+
+def test_an_unknown_project_is_a_clear_error(database_url):
+    result = run_metamon("digest", "send", "--project", "no-such", env={"METAMON_DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert "error: no project 'no-such'" in result.stderr

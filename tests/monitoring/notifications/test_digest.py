@@ -16,7 +16,8 @@ from metamon.monitoring.db.models import (
     Project,
     ValidationResult,
 )
-from metamon.monitoring.notifications.digest import build_digest, send_digest
+from metamon.monitoring.notifications import charts
+from metamon.monitoring.notifications.digest import build_digest, send_digest, send_digests
 from metamon.monitoring.notifications.smtp import EmailDeliveryError
 from tests.conftest import free_port
 
@@ -185,14 +186,17 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
     validated = add_proposals(db, project)
     digest_settings = settings.model_copy(update={"smtp_port": inbox.port, "digest_email_to": RECIPIENTS})
 
-    send_digest(db, digest_settings, now=NOW)
+    send_digest(db, digest_settings, project, now=NOW)
 
     [received] = inbox.received
     message = received.message
     assert received.rcpt_tos == RECIPIENTS
     assert message["To"] == ", ".join(RECIPIENTS)
     assert message["From"] == settings.smtp_from
-    assert message["Subject"] == "metamon digest 2026-11-21: 3 open alerts, 2 proposals to review"
+    assert (
+        message["Subject"]
+        == "metamon digest 2026-11-21 for digest-acme: 3 open alerts, 2 proposals to review"
+    )
     assert message.get_content_type() == "multipart/alternative"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
@@ -256,28 +260,126 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
         assert expected in text
 
 
-def test_apps_of_several_projects_are_told_apart(db, settings, project):
-    other = Project(slug="digest-beta", name="Digest Beta")
-    db.add(other)
+def test_each_project_gets_its_own_digest_at_its_own_recipients(db, settings, project, inbox):
+    beta = Project(slug="digest-beta", name="Digest Beta", digest_email_to=["beta-oncall@example.org"])
+    quiet = Project(slug="digest-quiet", name="Nothing this week")
+    db.add_all([beta, quiet])
     db.flush()
     add_week_of_runs(db, project, ["support-bot"], NOW)
-    add_week_of_runs(db, other, ["support-bot"], NOW)
+    add_week_of_runs(db, beta, ["beta-search"], NOW)
+    add_alerts(db, project)
+    digest_settings = settings.model_copy(update={"smtp_port": inbox.port, "digest_email_to": RECIPIENTS})
 
-    html = build_digest(db, settings, now=NOW).get_body(("html",)).get_content()
+    sent = send_digests(db, digest_settings, now=NOW)
 
-    assert "<td>digest-acme/support-bot</td>" in html
-    assert "<td>digest-beta/support-bot</td>" in html
+    assert len(sent) == len(inbox.received) == 2  # the quiet project gets no mail
+    by_recipients = {tuple(r.rcpt_tos): r.message for r in inbox.received}
+    acme = by_recipients[tuple(RECIPIENTS)].get_body(("html",)).get_content()  # the global fallback
+    beta_html = by_recipients[("beta-oncall@example.org",)].get_body(("html",)).get_content()
+    assert by_recipients[("beta-oncall@example.org",)]["Subject"].startswith(
+        "metamon digest 2026-11-21 for digest-beta: 0 open alerts"
+    )
+    assert "<td>support-bot</td>" in acme and "beta-search" not in acme
+    assert "<td>beta-search</td>" in beta_html and "support-bot" not in beta_html
+    assert "MetamonFactAccuracyLow" in acme and "MetamonFactAccuracyLow" not in beta_html
+    assert "var-project=digest-beta" in beta_html
 
 
-def test_an_empty_week_still_makes_a_sensible_mail(db, settings, inbox):
+def test_open_alerts_are_grouped_by_alert_and_scope(db, settings, project):
+    # An alert that re-fired five times on one app, at two severities: one row; the same alert on another
+    # app: a second row; a burn-rate alert's two windows: one row.
+    for hours in range(5):
+        db.add(
+            _alert(
+                project,
+                "MetamonFactAccuracyLow",
+                "critical" if hours == 3 else "high",
+                labels={"project": "digest-acme", "app": "support-bot", "metric": "fact_accuracy"},
+                annotations={"summary": f"fired {hours} h ago"},
+                starts_at=NOW - timedelta(hours=hours),
+            )
+        )
+    db.add(
+        _alert(
+            project,
+            "MetamonFactAccuracyLow",
+            "high",
+            labels={"project": "digest-acme", "app": "search-assistant"},
+            annotations={},
+            starts_at=NOW - timedelta(hours=9),
+        )
+    )
+    for window in ("1h", "6h"):
+        db.add(
+            _alert(
+                project,
+                "MetamonLatencyBudgetBurn",
+                "high",
+                status="acknowledged",
+                labels={"project": "digest-acme", "app": "support-bot", "long": window},
+                annotations={},
+            )
+        )
+    db.flush()
+
+    message = build_digest(db, settings, project, now=NOW)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+
+    assert message["Subject"].startswith("metamon digest 2026-11-21 for digest-acme: 3 open alerts")
+    assert html.count(">MetamonFactAccuracyLow</a>") == 2
+    assert html.count(">MetamonLatencyBudgetBurn</a>") == 1
+    # The group says how often it fired, its most severe level, since when and its latest summary.
+    assert (
+        "- [critical] MetamonFactAccuracyLow (app support-bot): 5 open since 2026-11-21 05:00 CET, "
+        "last fired 2026-11-21 09:00 CET" in text
+    )
+    assert "fired 0 h ago" in text and "fired 4 h ago" not in text
+    assert "- [high, acknowledged] MetamonLatencyBudgetBurn (app support-bot): 2 open" in text
+    # Most severe first.
+    assert text.index("[critical] MetamonFactAccuracyLow") < text.index("MetamonFactAccuracyLow (app search")
+
+
+def test_charts_stay_readable_at_thirty_apps(db, settings, project):
+    apps = [f"app-{i:02d}" for i in range(30)]
+    # Only the last day has windows: the axis covers that day, not the week.
+    for rank, app in enumerate(apps):
+        for hour in range(0, 24, 4):
+            db.add(_run(project, app, NOW - timedelta(hours=hour), fact_accuracy=0.99 - 0.01 * rank))
+    db.flush()
+
+    message = build_digest(db, settings, project, now=NOW)
+    html = message.get_body(("html",)).get_content()
+
+    assert "the 5 apps doing worst in their latest window" in html
+    series = {
+        app: [(NOW - timedelta(hours=h), 0.99 - 0.01 * r) for h in (20, 0)] for r, app in enumerate(apps)
+    }
+    shown, band = charts.fold(series, higher_is_better=True)
+    assert list(shown) == ["app-29", "app-28", "app-27", "app-26", "app-25"]
+    assert [(low, high) for _, low, _, high in band] == [(pytest.approx(0.75), pytest.approx(0.99))] * 2
+    start, end = charts.x_limits(series)
+    assert NOW - timedelta(hours=21) < start < NOW - timedelta(hours=20)
+    assert NOW < end < NOW + timedelta(hours=1)
+    # Lower is better for latency: the slowest are the worst.
+    slow = {"fast": [(NOW, 0.5)], **{f"slow-{i}": [(NOW, 2.0 + i)] for i in range(7)}}
+    assert list(charts.fold(slow, higher_is_better=False)[0])[0] == "slow-6"
+    # A few apps are all drawn.
+    assert charts.fold(dict(list(series.items())[:6]), higher_is_better=True)[1] == []
+
+
+def test_an_empty_week_still_makes_a_sensible_mail(db, settings, project, inbox):
     quiet_monday = datetime(2001, 1, 8, 9, 0, tzinfo=UTC)
 
-    send_digest(db, settings.model_copy(update={"smtp_port": inbox.port}), now=quiet_monday)
+    send_digest(db, settings.model_copy(update={"smtp_port": inbox.port}), project, now=quiet_monday)
 
     [received] = inbox.received
     message = received.message
     assert received.rcpt_tos == settings.digest_email_to
-    assert message["Subject"] == "metamon digest 2001-01-08: 0 open alerts, 0 proposals to review"
+    assert (
+        message["Subject"]
+        == "metamon digest 2001-01-08 for digest-acme: 0 open alerts, 0 proposals to review"
+    )
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert "No evaluation runs in the last 7 days." in html
@@ -293,9 +395,11 @@ def test_an_smtp_server_that_is_down_is_a_clear_error(db, settings, project):
     with pytest.raises(
         EmailDeliveryError, match=rf"could not send email via SMTP server 127\.0\.0\.1:{port}"
     ):
-        send_digest(db, settings.model_copy(update={"smtp_port": port}), now=NOW)
+        send_digest(db, settings.model_copy(update={"smtp_port": port}), project, now=NOW)
 
 
-def test_no_recipients_is_refused_before_building(db, settings):
-    with pytest.raises(ValueError, match="METAMON_DIGEST_EMAIL_TO"):
-        send_digest(db, settings.model_copy(update={"digest_email_to": []}), now=NOW)
+def test_no_recipients_is_refused_before_building(db, settings, project):
+    with pytest.raises(
+        ValueError, match="no digest recipients for project digest-acme.*METAMON_DIGEST_EMAIL_TO"
+    ):
+        send_digest(db, settings.model_copy(update={"digest_email_to": []}), project, now=NOW)
