@@ -212,6 +212,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "metamon@localhost"
     alert_email_to: list[str] = ["sre@localhost"]
+    # The daily digest's recipients for a project that names none of its own
+    # (PUT /api/v1/projects/current/digest-recipients).
     digest_email_to: list[str] = ["ml-team@localhost"]
     # Links in alert annotations and emails point here (dashboards have fixed UIDs).
     grafana_url: str = "http://127.0.0.1:3000"
