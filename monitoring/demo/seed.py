@@ -1,8 +1,9 @@
 """A realistic week of one project, produced through metamon's own pipeline (`metamon seed`).
 
-The sample RAG app (`sample_app.py`) serves a week of support questions on prompt v2, two models and the
-golden dataset's domains; one request in twelve reads too few passages. The last hour is the busy hour:
-the release pipeline ships prompt v3 to half of it (numbers garbled, contact details leaked) and gpt-4o
+Two apps of the sample RAG app (`sample_app.py`), support-bot and docs-assistant, serve a week of
+support questions on prompt v2, two models and the golden dataset's domains; one request in twelve reads
+too few passages, one in twenty-five retrieves a forum post carrying a prompt injection. The last hour is
+the busy hour: the release pipeline has shipped prompt v3 (numbers garbled) to a fifth of it, and gpt-4o
 slows down. Every step goes where a user's would:
 - traces: POST /api/v1/traces in batches;
 - evaluation runs: the evaluation agent at EVALUATION_PASSES points of the week, each scoring what came
@@ -14,14 +15,15 @@ slows down. Every step goes where a user's would:
   approval, rejection, rollout and rollback through the API (the workflow writes the audit log);
 - expert labels by two reviewers from the review queue, and golden cases promoted from their agreement.
 
-Deterministic for a seed: the traces, labels and decisions depend only on (project, days, seed); times
-are relative to the moment it runs."""
+Deterministic for a seed: the traces, labels and decisions depend only on (days, seed); times are
+relative to the moment it runs."""
 
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import httpx
 from sqlalchemy import func, select
@@ -29,6 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metamon.agents.evaluation.agent import evaluate
 from metamon.agents.validation.golden import Case, shipped_cases
+from metamon.monitoring.alerting.rules import build_groups
+from metamon.monitoring.alerting.thresholds import load_thresholds
 from metamon.monitoring.cli.demo import APP, BATCH, trace
 from metamon.monitoring.db.models import Outbox
 from metamon.monitoring.outbox import ALERT_RESEARCH
@@ -36,12 +40,16 @@ from metamon.monitoring.settings import Settings
 from metamon.monitoring.workflow.worker import research_once, validate_once
 
 TRACES_PER_DAY = 1500  # 10,500 in the default week
-BUSY_HOUR_TRACES = 300  # of which the last hour holds this many
+BUSY_HOUR_TRACES = 450  # of which the last hour holds this many
 EVALUATION_PASSES = 12  # evaluation agent runs over the period, whatever its length
 SHORT_CONTEXT_SHARE = 1 / 12  # requests that read one passage instead of four
 GPT4O_SHARE = 0.3
 POISONED_SHARE = 0.04  # requests that retrieve a forum post carrying a prompt injection
-V3_EVERY = 4  # in the busy hour, one request in four is served by prompt v3
+# Two apps of the sample RAG app: their share of the traffic, and of the busy hour (docs-assistant's
+# launch campaign). In the busy hour, V3_SHARE of their requests are served by prompt v3.
+APPS = {APP: 0.7, "docs-assistant": 0.3}
+BUSY_APPS = {APP: 0.5, "docs-assistant": 0.5}
+V3_SHARE = 0.2
 REVIEWERS = ("alice", "bob")
 LABELLED_TRACES = 40  # each reviewer labels the same traces, so their agreement is measurable
 REVIEWER_SLIP = 0.1  # how often a reviewer's label differs from what the evaluators found
@@ -56,7 +64,7 @@ class SeedReport:
     project: str
     traces: int = 0
     evaluation_passes: int = 0
-    alerts: dict[str, str] = field(default_factory=dict)  # alertname/fingerprint -> severity
+    alerts: dict[str, str] = field(default_factory=dict)  # fingerprint -> severity
     proposals: dict[str, str] = field(default_factory=dict)  # proposal id -> final status
     validations: int = 0
     labels: int = 0
@@ -64,23 +72,16 @@ class SeedReport:
 
 
 Step = Callable[[str, int], None]  # (what is happening, how many units of work it finished)
-ALERTS = 7
+ALERTS = 8
 MAX_PROPOSALS = 5
 
 
 def work_units(days: int) -> int:
-    """About how many units `seed` reports through `step` (a progress bar's total)."""
-    traces = TRACES_PER_DAY * days
-    return (
-        traces
-        + EVALUATION_PASSES
-        + ALERTS
-        + 1
-        + 3
-        + MAX_PROPOSALS
-        + len(REVIEWERS) * LABELLED_TRACES
-        + GOLDEN_CASES
-    )
+    """About how many units `seed` reports through `step` (a progress bar's total): traces, evaluation
+    passes, alerts, the research pass, validations and decisions (at most one each per proposal), labels
+    and golden cases."""
+    labels = len(REVIEWERS) * LABELLED_TRACES
+    return TRACES_PER_DAY * days + EVALUATION_PASSES + ALERTS + 1 + 2 * MAX_PROPOSALS + labels + GOLDEN_CASES
 
 
 def plan(now: datetime, days: int, rng: random.Random) -> list[dict]:
@@ -96,7 +97,9 @@ def plan(now: datetime, days: int, rng: random.Random) -> list[dict]:
     traces = []
     for i, when in enumerate(moments):
         in_busy_hour = when >= busy
-        version = "v3" if in_busy_hour and i % V3_EVERY == 0 else "v2"
+        shares = BUSY_APPS if in_busy_hour else APPS
+        app = rng.choices(list(shares), weights=list(shares.values()))[0]
+        version = "v3" if in_busy_hour and rng.random() < V3_SHARE else "v2"
         model = "gpt-4o" if rng.random() < GPT4O_SHARE else "gpt-4o-mini"
         config = {
             "prompt_version": version,
@@ -107,8 +110,7 @@ def plan(now: datetime, days: int, rng: random.Random) -> list[dict]:
         if rng.random() < POISONED_SHARE:
             case = poisoned(case)
         row = trace(case, version, config, when)
-        row["id"] = f"seed-{i:06d}"
-        row["model"] = model
+        row |= {"id": f"seed-{i:06d}", "app": app, "model": model}
         if in_busy_hour and model == "gpt-4o":  # the provider's slow hour
             row["latency_seconds"] = round(row["latency_seconds"] * 3.5, 3)
         traces.append(row)
@@ -125,53 +127,50 @@ def poisoned(case: Case) -> Case:
     return replace(case, retrieved_context=[post, *case.retrieved_context])
 
 
-def _alert(name: str, severity: str, project: str, starts: datetime, ends: datetime | None, **labels) -> dict:
-    labels = {"alertname": name, "severity": severity, "project": project, "app": APP, **labels}
+@cache
+def _rules() -> tuple[dict, ...]:
+    groups = build_groups(load_thresholds(), "standard")
+    return tuple(rule for group in groups for rule in group["rules"] if "alert" in rule)
+
+
+def _alert(
+    name: str, project: str, starts: datetime, ends: datetime | None, app: str = APP, **match: str
+) -> dict:
+    """An alert of metamon's own rules (its first rule of that name whose labels include `match`) as
+    Alertmanager sends it; an alert about a metric is about `app`."""
+    rule = next(r for r in _rules() if r["alert"] == name and match.items() <= r["labels"].items())
+    labels = {**rule["labels"], "alertname": name, "project": project}
+    if "metric" in labels:
+        labels["app"] = app
+    fingerprint = "-".join([project, name, labels.get("app", ""), *match.values()])[:64]
     return {
         "status": "resolved" if ends else "firing",
         "labels": labels,
-        "annotations": {"summary": f"{name} on {project}/{APP}"},
+        "annotations": {
+            "summary": f"{name} on {project}/{labels.get('app', 'all apps')}",
+            "runbook_url": rule["annotations"]["runbook_url"],
+        },
         "startsAt": starts.isoformat(),
         "endsAt": ends.isoformat() if ends else "0001-01-01T00:00:00Z",
         "generatorURL": "",
-        "fingerprint": f"{project}-{name}-{severity}"[:64],
+        "fingerprint": fingerprint,
     }
 
 
 def alerts_of_the_week(project: str, now: datetime, days: int) -> list[dict]:
-    """Seven alerts of the week as Alertmanager sends them: four long resolved, three firing now."""
+    """Eight alerts of the week as Alertmanager sends them: four in the past (three resolved by
+    Alertmanager, the review backlog by a person), four firing now, about the busy hour."""
     ago = lambda hours: now - timedelta(hours=hours * days / 7)  # noqa: E731 - past ones scale with the period
+    recent = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
     return [
-        _alert("MetamonErrorRatioSpike", "critical", project, ago(140), ago(139), metric="error_ratio"),
-        _alert("MetamonLLMCostHigh", "high", project, ago(100), ago(97), metric="cost"),
-        _alert("MetamonReviewBacklogHigh", "medium", project, ago(70), None),
-        _alert("MetamonAnomalyScoreHigh", "medium", project, ago(20), ago(19), metric="latency"),
-        _alert(
-            "MetamonLatencyBudgetBurn",
-            "high",
-            project,
-            now - timedelta(minutes=50),
-            None,
-            metric="latency",
-            long="6h",
-            short="30m",
-        ),
-        _alert(
-            "MetamonFactAccuracyLow",
-            "critical",
-            project,
-            now - timedelta(minutes=40),
-            None,
-            metric="fact_accuracy",
-        ),
-        _alert(
-            "MetamonGuardrailPassRateLow",
-            "high",
-            project,
-            now - timedelta(minutes=35),
-            None,
-            metric="guardrail_pass",
-        ),
+        _alert("MetamonErrorRatioSpike", project, ago(140), ago(139)),
+        _alert("MetamonLLMCostHigh", project, ago(100), ago(97)),
+        _alert("MetamonReviewBacklogHigh", project, ago(70), None),
+        _alert("MetamonAnomalyScoreHigh", project, ago(20), ago(19), metric="latency"),
+        _alert("MetamonLatencyBudgetBurn", project, recent(50), None, long="6h"),
+        _alert("MetamonFactAccuracyDropping", project, recent(40), None),
+        _alert("MetamonGuardrailPassRateLow", project, recent(35), None),
+        _alert("MetamonFactAccuracyDropping", project, recent(30), None, app="docs-assistant"),
     ]
 
 
@@ -207,14 +206,15 @@ def seed(
     step: Step = lambda what, n: None,
 ) -> SeedReport:
     """Fill `project` (its key authenticates `http`, whose base URL ends in /api/v1)."""
-    rng = random.Random(f"{project}/{days}/{seed}")
+    rng = random.Random(f"{days}/{seed}")
     now = datetime.now(UTC).replace(microsecond=0)
     report = SeedReport(project)
 
     # The app's config as its release pipeline published it: prompt v3 is what shipped last.
-    for version in ("v2", "v3"):
-        config = {"config": {"prompt_version": version, "top_k": 4}, "by": "release-pipeline"}
-        http.put(f"/configs/{APP}", json=config).raise_for_status()
+    for app in APPS:
+        for version in ("v2", "v3"):
+            config = {"config": {"prompt_version": version, "top_k": 4}, "by": "release-pipeline"}
+            http.put(f"/configs/{app}", json=config).raise_for_status()
 
     # Traffic, and the evaluation agent at its points of the week.
     traces = plan(now, days, rng)

@@ -19,7 +19,7 @@ from metamon.monitoring.db.models import (
     ValidationResult,
 )
 from metamon.monitoring.db.session import session_factory, session_scope
-from metamon.monitoring.demo.seed import TRACES_PER_DAY, plan, seed
+from metamon.monitoring.demo.seed import APPS, BUSY_HOUR_TRACES, TRACES_PER_DAY, plan, seed
 from metamon.monitoring.keys import create_key
 
 PROJECT = "seed-week"
@@ -67,11 +67,15 @@ def test_the_seeded_week_shows_in_every_list(settings):
         audited = set(session.scalars(select(AuditLog.action).where(AuditLog.project_id == project_id)).all())
     assert report.traces == stored_traces == 7 * TRACES_PER_DAY >= 10_000
 
-    # 10-15 evaluation runs over the week, with history, in the ranges Task 1 names.
-    assert 10 <= len(runs) <= 15
-    assert runs[-1].window_end - runs[0].window_end >= timedelta(days=6)
-    assert all(0.85 <= r.fact_accuracy <= 0.98 for r in runs), [r.fact_accuracy for r in runs]
-    assert all(0.90 <= r.guardrail_pass_rate <= 0.99 for r in runs), [r.guardrail_pass_rate for r in runs]
+    # 10-15 evaluation runs over the week (each writes every app's window), in the ranges Task 1 names.
+    passes = sorted({r.window_end for r in runs})
+    assert 10 <= len(passes) <= 15
+    assert passes[-1] - passes[0] >= timedelta(days=6)
+    for app in APPS:
+        mine = [r for r in runs if r.app == app and r.domain is None]
+        assert len(mine) == len(passes)
+        assert all(0.85 <= r.fact_accuracy <= 0.98 for r in mine), [r.fact_accuracy for r in mine]
+        assert all(0.90 <= r.guardrail_pass_rate <= 0.99 for r in mine), [r.guardrail_pass_rate for r in mine]
 
     # 5-8 alerts of mixed severity, through the webhook, some still open, some resolved.
     assert 5 <= len(alerts) <= 8
@@ -81,8 +85,8 @@ def test_the_seeded_week_shows_in_every_list(settings):
 
     # 3-5 proposals from the research agent, in different states through the workflow's transitions.
     assert 3 <= len(proposals) <= 5
-    assert len({p["status"] for p in proposals}) >= 3
-    assert {"implemented", "pending"} <= {p["status"] for p in proposals}
+    assert {p["status"] for p in proposals} == {"implemented", "rolled_back", "rejected", "pending"}
+    assert all(p["status"] == report.proposals[p["id"]] for p in proposals)
     assert {
         "proposal.validating",
         "proposal.validated",
@@ -103,4 +107,8 @@ def test_the_same_seed_gives_the_same_traffic():
     assert first == again
     assert first != other
     assert len(first) == TRACES_PER_DAY
-    assert {t["prompt_version"] for t in first[-300:]} == {"v2", "v3"}
+    busy_hour = first[-BUSY_HOUR_TRACES:]
+    assert {(t["app"], t["prompt_version"]) for t in busy_hour} == {
+        (a, v) for a in APPS for v in ("v2", "v3")
+    }
+    assert {t["prompt_version"] for t in first[:-BUSY_HOUR_TRACES]} == {"v2"}
