@@ -146,15 +146,24 @@ def _alert(
     return {
         "status": "resolved" if ends else "firing",
         "labels": labels,
-        "annotations": {
-            "summary": f"{name} on {project}/{labels.get('app', 'all apps')}",
-            "runbook_url": rule["annotations"]["runbook_url"],
-        },
+        "annotations": _annotations(rule, labels),
         "startsAt": starts.isoformat(),
         "endsAt": ends.isoformat() if ends else "0001-01-01T00:00:00Z",
         "generatorURL": "",
         "fingerprint": fingerprint,
     }
+
+
+def _annotations(rule: dict, labels: dict[str, str]) -> dict[str, str]:
+    """The rule's annotations with its labels filled in, as Prometheus sends them; those that need the
+    alert's value (which only Prometheus knows) are left out."""
+    filled = {}
+    for key, text in rule["annotations"].items():
+        for label, value in labels.items():
+            text = text.replace(f"{{{{ $labels.{label} }}}}", value)
+        if "{{" not in text:
+            filled[key] = text
+    return filled
 
 
 def alerts_of_the_week(project: str, now: datetime, days: int) -> list[dict]:
