@@ -1,10 +1,10 @@
 """A realistic week of one project, produced through metamon's own pipeline (`metamon seed`).
 
-Two apps of the sample RAG app (`sample_app.py`), support-bot and docs-assistant, serve a week of
-support questions on prompt v2, two models and the golden dataset's domains; one request in twelve reads
-too few passages, one in twenty-five retrieves a forum post carrying a prompt injection. The last hour is
-the busy hour: the release pipeline has shipped prompt v3 (numbers garbled) to a fifth of it, and gpt-4o
-slows down. Every step goes where a user's would:
+Three apps of the sample RAG app (`sample_app.py`), support-bot, docs-assistant and billing-assistant,
+serve a week of support questions on prompt v2, two models and the golden dataset's domains; one request
+in twelve reads too few passages, one in twenty-five retrieves a forum post carrying a prompt injection.
+The last hour is the busy hour: the release pipeline has shipped prompt v3 (numbers garbled) to a fifth
+of it, and gpt-4o slows down. Every step goes where a user's would:
 - traces: POST /api/v1/traces in batches;
 - evaluation runs: the evaluation agent at EVALUATION_PASSES points of the week, each scoring what came
   in since the previous one and writing the runs of the window it closes;
@@ -40,15 +40,15 @@ from metamon.monitoring.settings import Settings
 from metamon.monitoring.workflow.worker import research_once, validate_once
 
 TRACES_PER_DAY = 1500  # 10,500 in the default week
-BUSY_HOUR_TRACES = 450  # of which the last hour holds this many
+BUSY_HOUR_TRACES = 600  # of which the last hour holds this many
 EVALUATION_PASSES = 12  # evaluation agent runs over the period, whatever its length
 SHORT_CONTEXT_SHARE = 1 / 12  # requests that read one passage instead of four
 GPT4O_SHARE = 0.3
 POISONED_SHARE = 0.04  # requests that retrieve a forum post carrying a prompt injection
-# Two apps of the sample RAG app: their share of the traffic, and of the busy hour (docs-assistant's
-# launch campaign). In the busy hour, V3_SHARE of their requests are served by prompt v3.
-APPS = {APP: 0.7, "docs-assistant": 0.3}
-BUSY_APPS = {APP: 0.5, "docs-assistant": 0.5}
+# Three apps of the sample RAG app: their share of the traffic, and of the busy hour (a launch campaign
+# for the two smaller ones). In the busy hour, V3_SHARE of their requests are served by prompt v3.
+APPS = {APP: 0.5, "docs-assistant": 0.25, "billing-assistant": 0.25}
+BUSY_APPS = dict.fromkeys(APPS, 1 / len(APPS))
 V3_SHARE = 0.2
 REVIEWERS = ("alice", "bob")
 LABELLED_TRACES = 40  # each reviewer labels the same traces, so their agreement is measurable
@@ -167,19 +167,19 @@ def _annotations(rule: dict, labels: dict[str, str]) -> dict[str, str]:
 
 
 def alerts_of_the_week(project: str, now: datetime, days: int) -> list[dict]:
-    """Eight alerts of the week as Alertmanager sends them: four in the past (three resolved by
-    Alertmanager, the review backlog by a person), four firing now, about the busy hour."""
+    """Eight alerts of the week as Alertmanager sends them: three in the past (two resolved by
+    Alertmanager, the review backlog by a person), five firing now, about the busy hour."""
     ago = lambda hours: now - timedelta(hours=hours * days / 7)  # noqa: E731 - past ones scale with the period
     recent = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
     return [
         _alert("MetamonErrorRatioSpike", project, ago(140), ago(139)),
         _alert("MetamonLLMCostHigh", project, ago(100), ago(97)),
         _alert("MetamonReviewBacklogHigh", project, ago(70), None),
-        _alert("MetamonAnomalyScoreHigh", project, ago(20), ago(19), metric="latency"),
         _alert("MetamonLatencyBudgetBurn", project, recent(50), None, long="6h"),
         _alert("MetamonFactAccuracyDropping", project, recent(40), None),
         _alert("MetamonGuardrailPassRateLow", project, recent(35), None),
         _alert("MetamonFactAccuracyDropping", project, recent(30), None, app="docs-assistant"),
+        _alert("MetamonFactAccuracyDropping", project, recent(25), None, app="billing-assistant"),
     ]
 
 
@@ -297,13 +297,15 @@ def _proposals(
     proposals = sorted(
         http.get("/proposals", params={"limit": 100}).json()["items"], key=lambda p: p["created_at"]
     )
-    # Each proposal whose change the golden replay can test is validated (409: it changes no config, a
-    # person has to look at it: it stays pending).
-    validating = [
-        p["id"]
-        for p in proposals
-        if http.post("/control/validate-proposal", json={"proposal_id": p["id"]}).status_code == 202
-    ]
+    # The on-call rejects the model switch at once: gpt-4o's slow hour was the provider's, and is over.
+    # Every other proposal whose change the golden replay can test is validated (409: it changes no
+    # config, a person has to look at it: it stays pending).
+    validating = []
+    for proposal in proposals:
+        if proposal["proposal_type"] == "switch_model":
+            _decide(http, proposal["id"], "reject", "the provider's slow hour, resolved upstream")
+        elif http.post("/control/validate-proposal", json={"proposal_id": proposal["id"]}).status_code == 202:
+            validating.append(proposal["id"])
     _wait(
         lambda: (
             validate_once(settings, sessions) == 0

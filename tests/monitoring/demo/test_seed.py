@@ -85,7 +85,13 @@ def test_the_seeded_week_shows_in_every_list(settings):
 
     # 3-5 proposals from the research agent, in different states through the workflow's transitions.
     assert 3 <= len(proposals) <= 5
-    assert {p["status"] for p in proposals} == {"implemented", "rolled_back", "rejected", "pending"}
+    assert {p["status"] for p in proposals} == {
+        "pending",
+        "approved",
+        "rejected",
+        "implemented",
+        "rolled_back",
+    }
     assert all(p["status"] == report.proposals[p["id"]] for p in proposals)
     assert {
         "proposal.validating",
