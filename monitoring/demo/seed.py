@@ -16,7 +16,8 @@ of it, and gpt-4o slows down. Every step goes where a user's would:
 - expert labels by two reviewers from the review queue, and golden cases promoted from their agreement.
 
 Deterministic for a seed: the traces, labels and decisions depend only on (days, seed); times are
-relative to the moment it runs."""
+relative to the moment it runs. Traces scale with the days; the rest is fixed (EVALUATION_PASSES, the
+alerts of `alerts_of_the_week`), and the runs' metric ranges of Task 1 hold for the default week."""
 
 import random
 import time
