@@ -72,7 +72,8 @@ def _ends_at(alert: AlertmanagerAlert) -> datetime | None:
 
 # The whole notification in one statement: upsert every alert (in key order, so two notifications
 # carrying the same alerts never deadlock), audit the new ones and queue research for the new firing
-# ones with a metric. A resolved notification resolves; a re-sent firing one keeps an acknowledgement.
+# ones with a metric. A resolved notification resolves (at its endsAt: a late or re-sent notification does
+# not stretch the time to resolve); a re-sent firing one keeps an acknowledgement.
 # `xmax = 0` is true for a row the statement inserted, false for one it updated.
 _STORE = text(
     """
@@ -88,7 +89,7 @@ WITH incoming AS (
         last_notified_at, notified_receivers, created_at, updated_at)
     SELECT id, project_id, fingerprint, alertname, status, severity, starts_at, ends_at, labels, annotations,
         generator_url, CASE WHEN status = 'resolved' THEN 'alertmanager' END,
-        CASE WHEN status = 'resolved' THEN now() END, 1, now(),
+        CASE WHEN status = 'resolved' THEN coalesce(ends_at, now()) END, 1, now(),
         jsonb_build_array(CAST(:receiver AS text)), now(), now()
     FROM incoming ORDER BY fingerprint, starts_at
     ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
