@@ -2,10 +2,14 @@
 
 import json
 import re
+from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string, policy
 
 import pytest
+from sqlalchemy import select
 
+from metamon.monitoring.db.models import MonitoringAlert, Project
+from metamon.monitoring.db.session import session_scope
 from tests.conftest import free_port, run_metamon
 from tests.monitoring.notifications.inbox import smtp_inbox
 
@@ -86,3 +90,37 @@ def test_an_unknown_project_is_a_clear_error(database_url):
     result = run_metamon("digest", "send", "--project", "no-such", env={"METAMON_DATABASE_URL": database_url})
     assert result.returncode == 1
     assert "error: no project 'no-such'" in result.stderr
+
+
+def test_send_mails_every_project_with_news_to_its_own_recipients(database_url, make_key):
+    make_key("cli-digest-news")
+    with session_scope(database_url) as session:
+        project = session.scalar(select(Project).where(Project.slug == "cli-digest-news"))
+        project.digest_email_to = ["news@example.org"]
+        session.add(
+            MonitoringAlert(
+                project_id=project.id,
+                fingerprint="cli-digest-news-fp",
+                alertname="MetamonGuardrailPassRateLow",
+                severity="high",
+                starts_at=datetime.now(UTC),
+                labels={"project": "cli-digest-news", "app": "support-bot"},
+            )
+        )
+    with smtp_inbox() as inbox:
+        result = run_metamon(
+            "digest",
+            "send",
+            env={
+                "METAMON_DATABASE_URL": database_url,
+                "METAMON_SMTP_PORT": str(inbox.port),
+                "METAMON_DIGEST_EMAIL_TO": json.dumps(["fallback@example.org"]),
+            },
+        )
+    assert result.returncode == 0, result.stderr
+    mine = [r for r in inbox.received if " for cli-digest-news: " in r.message["Subject"]]
+    assert [r.rcpt_tos for r in mine] == [["news@example.org"]]
+    assert "MetamonGuardrailPassRateLow" in mine[0].message.get_body(("plain",)).get_content()
+    # The project without news gets nothing; every other project's digest went to the fallback.
+    assert not any(" for cli-digest: " in r.message["Subject"] for r in inbox.received)
+    assert all(r.rcpt_tos == ["fallback@example.org"] for r in inbox.received if r not in mine)
