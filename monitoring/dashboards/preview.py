@@ -137,7 +137,12 @@ def resolve_variables(dashboard: dict, backends: Backends, scope: Scope, chosen:
         except (QueryError, ValueError) as exc:
             notes.append(f"${name}: {exc}")
             values = values if values and values != ["$__all"] else []
-        scope.variables[name] = Variable(name, values or [], multi=multi, all_value=all_value)
+        text = (
+            "All"
+            if all_value is not None or (chosen.get(name) is None and _current(variable) == ["$__all"])
+            else ""
+        )
+        scope.variables[name] = Variable(name, values or [], multi=multi, all_value=all_value, text=text)
     return notes
 
 
