@@ -66,9 +66,10 @@ def preview(
     except ValueError as exc:  # a time that does not parse
         raise typer.BadParameter(str(exc)) from None
     for result in results:
-        empty = [p.title for p in result.panels if p.type != "row" and _empty(p.drawn)]
-        notes = sum(len(p.drawn.get("notes", [])) for p in result.panels)
-        summary = f"{len(result.panels)} panels, {len(empty)} without data, {notes} notes"
+        panels = [p for p in result.panels if p.type != "row"]
+        empty = [p.title for p in panels if _empty(p.drawn)]
+        notes = sum(len(p.drawn.get("notes", [])) for p in panels)
+        summary = f"{len(panels)} panels, {len(empty)} without data, {notes} notes on them"
         typer.echo(f"wrote {result.path} ({summary})")
 
 

@@ -32,6 +32,9 @@ def deploy(
         Path | None,
         typer.Option(help="The folder holding grafana/provisioning. Default: METAMON_CONFIG_DIR."),
     ] = None,
+    resend_secrets: Annotated[
+        bool, typer.Option(help="Send datasource secrets even where one is stored (after rotating them).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="Print what would be sent; send nothing.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds each request to Grafana may take.")] = 10.0,
 ) -> None:
@@ -63,7 +66,7 @@ def deploy(
 
     api = GrafanaApi.from_url(url, credential=auth, timeout=timeout)
     try:
-        changes = apply(api, target)
+        changes = apply(api, target, resend_secrets)
     except requests.RequestException as exc:
         typer.echo(f"error: cannot reach Grafana at {url}: {type(exc).__name__}", err=True)
         raise typer.Exit(1) from None

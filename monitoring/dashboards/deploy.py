@@ -89,7 +89,8 @@ def plan(config_dir: Path, env: dict[str, str] | None = None) -> Plan:
                     f"{path.name}): Grafana would store an empty one"
                 )
             warnings += [
-                f"datasource {source['name']!r}: {n} is unset and has no default: sent empty" for n in sorted(unset)
+                f"datasource {source['name']!r}: {n} is unset and has no default: sent empty"
+                for n in sorted(unset)
             ]
             datasources.append(body)
     folders = {
@@ -136,8 +137,10 @@ def _same_dashboard(existing: dict, wanted: dict, folder: str) -> bool:
     return saved == ours and existing.get("meta", {}).get("folderUid") == folder
 
 
-def apply(api, target: Plan) -> list[Change]:
-    """Create or update the folder, each datasource (by uid) and each dashboard on a GrafanaApi."""
+def apply(api, target: Plan, resend_secrets: bool = False) -> list[Change]:
+    """Create or update the folder, each datasource (by uid) and each dashboard on a GrafanaApi;
+    `resend_secrets` updates every datasource with a secret (a rotated password: Grafana never shows
+    the stored one, so it cannot be compared)."""
     changes = []
     try:
         folder = api.folder.get_folder(target.folder_uid)
@@ -161,7 +164,7 @@ def apply(api, target: Plan) -> list[Change]:
             api.datasource.create_datasource(source)
             changes.append(Change("datasource", source["name"], "created"))
             continue
-        if _same_datasource(existing, source):
+        if _same_datasource(existing, source) and not (resend_secrets and source.get("secureJsonData")):
             changes.append(Change("datasource", source["name"], "unchanged"))
         else:
             api.datasource.update_datasource_by_uid(source["uid"], source)

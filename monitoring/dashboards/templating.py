@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 # Grafana's relative times: now, now-6h, now-7d/d (the rounding suffix is ignored here).
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhdwMy]))?(?:/[smhdwMy])?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
-# The steps Grafana rounds $__interval to (kbn.roundInterval), in seconds.
+# The steps Grafana rounds $__interval to (kbn.roundInterval), in seconds; the preview rounds up.
 _NICE_SECONDS = (1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 10800, 21600, 43200, 86400, 604800)
 # The scrape interval of the provisioned Prometheus datasource (jsonData.timeInterval).
 SCRAPE_SECONDS = 15
@@ -55,7 +55,8 @@ class TimeRange:
         return (self.end - self.start).total_seconds()
 
     def interval(self, max_points: int, min_seconds: float = 1) -> float:
-        """$__interval: the range over the points the panel has room for, rounded as Grafana does."""
+        """$__interval: the range over the points the panel has room for, rounded up to one of the steps
+        Grafana rounds to."""
         raw = max(self.seconds / max(max_points, 1), min_seconds)
         return next((s for s in _NICE_SECONDS if s >= raw), _NICE_SECONDS[-1])
 
