@@ -24,8 +24,8 @@ from metamon.monitoring.settings import Settings
 PROMETHEUS_TYPES = {"prometheus"}
 ELASTICSEARCH_TYPES = {"elasticsearch"}
 POSTGRES_TYPES = {"grafana-postgresql-datasource", "postgres"}
-# Grafana's terms aggregation size when the query leaves it unset, and for raw documents.
-TERMS_SIZE, RAW_SIZE = 10, 500
+# Grafana's terms aggregation size when the query leaves it unset, and its raw documents' size.
+TERMS_SIZE, RAW_SIZE = 500, 500
 HTTP_TIMEOUT = 30
 
 
@@ -229,18 +229,18 @@ def _bucket_agg(bucket: dict, scope: Scope, metrics: list[dict]) -> dict:
     settings = bucket.get("settings", {})
     kind = bucket["type"]
     if kind == "terms":
-        size = int(settings.get("size") or TERMS_SIZE) or RAW_SIZE  # "0": Grafana asks for 500
-        order_by = settings.get("orderBy", "_count")
-        terms = {
-            "field": bucket["field"],
-            "size": size,
-            "min_doc_count": int(settings.get("min_doc_count", 1)),
-        }
-        terms["order"] = {"_key" if order_by == "_term" else order_by: settings.get("order", "desc")}
+        # Grafana's backend (data_query.go): size 500 unless set (0 too), ES's own order and
+        # min_doc_count unless set.
+        terms = {"field": bucket["field"], "size": int(settings.get("size") or TERMS_SIZE) or TERMS_SIZE}
+        if "min_doc_count" in settings:
+            terms["min_doc_count"] = int(settings["min_doc_count"])
+        order_by = settings.get("orderBy")
         agg: dict = {"terms": terms}
-        ordered = [m for m in metrics if m["id"] == order_by]
-        if ordered:  # ordering by a metric needs that metric inside the terms aggregation
-            agg["aggs"] = {m["id"]: _metric_agg(m) for m in ordered if _metric_agg(m)}
+        if order_by:
+            terms["order"] = {"_key" if order_by == "_term" else order_by: settings.get("order", "desc")}
+            ordered = [m for m in metrics if m["id"] == order_by and _metric_agg(m)]
+            if ordered:  # ordering by a metric needs that metric inside the terms aggregation
+                agg["aggs"] = {m["id"]: _metric_agg(m) for m in ordered}
         return agg
     if kind == "date_histogram":
         interval = settings.get("interval", "auto")

@@ -77,7 +77,7 @@ def test_elasticsearch_body_as_grafana_builds_it():
         {"query_string": {"query": "app:bot", "analyze_wildcard": True}},
     ]
     terms = body["aggs"]["2"]
-    assert terms["terms"] == {"field": "model", "size": 5, "min_doc_count": 1, "order": {"3": "desc"}}
+    assert terms["terms"] == {"field": "model", "size": 5, "order": {"3": "desc"}}
     assert terms["aggs"]["3"] == {"avg": {"field": "latency_seconds"}}  # ordering by it needs it here
     histogram = terms["aggs"]["4"]
     assert histogram["date_histogram"]["fixed_interval"] == "15s"
