@@ -301,7 +301,8 @@ def es_search_body(target: dict, scope: Scope) -> dict:
             }
         }
     }
-    query = interpolate(target.get("query") or "*", scope, "lucene")
+    # An empty query (a free-text variable left blank) matches everything, as in Grafana.
+    query = interpolate(target.get("query") or "", scope, "lucene").strip() or "*"
     filters = [time_range, {"query_string": {"query": query, "analyze_wildcard": True}}]
     body: dict = {"size": 0, "query": {"bool": {"filter": filters}}}
     metrics = target.get("metrics") or [{"id": "1", "type": "count"}]

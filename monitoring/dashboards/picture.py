@@ -331,7 +331,7 @@ def _table(canvas: Canvas, box, panel: dict, answer: Answer, unit: str) -> dict:
     numeric = set(_numeric_columns(table))
     cells = [[formatted(v, unit) if i in numeric else _cell(v) for i, v in enumerate(r)] for r in table.rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells[:50]]) for i, c in enumerate(table.columns)]
-    budget = w / 4.6  # characters across, at 7 pt
+    budget = w / 5.0  # characters across, at 7 pt
     scale = min(1.0, budget / max(sum(min(n, 40) + 2 for n in widths), 1))
     chars = [max(3, int((min(n, 40) + 2) * scale) - 1) for n in widths]
     fit = max(0, int((h - 16) // 13))
@@ -341,7 +341,7 @@ def _table(canvas: Canvas, box, panel: dict, answer: Answer, unit: str) -> dict:
         canvas.text(column_x, y, _clip(name, chars[i]), fontsize=7, color="#6e9fff", weight="bold")
         for j, row in enumerate(drawn):
             canvas.text(column_x, y + 15 + j * 13, _clip(row[i], chars[i]), fontsize=7)
-        column_x += (chars[i] + 1) * 4.6
+        column_x += (chars[i] + 1) * 5.0
     if len(cells) > fit:
         canvas.text(
             x + w - 4, y + h, f"{fit} of {len(cells)} rows", ha="right", va="bottom", fontsize=6, color=MUTED
