@@ -1,6 +1,7 @@
 """`metamon dashboards preview` on the real stack: every dashboard renders from its panels' own queries,
 and what each panel draws is what the backend answered (counted again straight from the backend)."""
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -128,3 +129,146 @@ def test_a_variable_without_a_saved_value_opens_on_its_first_option(rendered_pre
         assert scope.variables["app"].all_value == ".*"
     finally:
         backends.close()
+
+
+def _grid(y: int) -> dict:
+    return {"x": 0, "y": y, "w": 12, "h": 8}
+
+
+PROM = {"type": "prometheus", "uid": "${datasource}"}
+PG = {"type": "grafana-postgresql-datasource", "uid": "${postgres}"}
+ES = {"type": "elasticsearch", "uid": "${elasticsearch}"}
+# Every panel type the dashboards use, over each backend: what a new dashboard may hold.
+EVERY_TYPE = {
+    "uid": "preview-every-type",
+    "title": "Every panel type",
+    "time": {"from": "now-30m", "to": "now"},
+    "templating": {"list": [{"name": "project", "type": "textbox", "query": PROJECT}]},
+    "panels": [
+        {
+            "type": "barchart",
+            "title": "Traces per app (SQL)",
+            "gridPos": _grid(0),
+            "targets": [
+                {
+                    "datasource": PG,
+                    "refId": "A",
+                    "format": "table",
+                    "rawSql": "SELECT t.app, count(*) AS traces FROM traces t"
+                    " JOIN projects p ON p.id = t.project_id WHERE p.slug = '$project'"
+                    " AND $__timeFilter(t.timestamp) GROUP BY 1 ORDER BY 1",
+                }
+            ],
+        },
+        {
+            "type": "piechart",
+            "title": "Traces per app (Elasticsearch)",
+            "gridPos": _grid(8),
+            "options": {"reduceOptions": {"values": True, "calcs": ["lastNotNull"]}},
+            "targets": [
+                {
+                    "datasource": ES,
+                    "refId": "A",
+                    "query": "*",
+                    "timeField": "timestamp",
+                    "bucketAggs": [{"id": "2", "type": "terms", "field": "app"}],
+                    "metrics": [{"id": "1", "type": "count"}],
+                }
+            ],
+        },
+        {
+            "type": "bargauge",
+            "title": "Requests per app (Prometheus)",
+            "gridPos": _grid(16),
+            "targets": [
+                {
+                    "datasource": PROM,
+                    "refId": "A",
+                    "expr": 'sum by (app) (metamon_requests_total{project="$project"})',
+                    "instant": True,
+                    "range": False,
+                    "legendFormat": "{{app}}",
+                }
+            ],
+        },
+        {
+            "type": "timeseries",
+            "title": "Traces over time per app (SQL time series)",
+            "gridPos": _grid(24),
+            "targets": [
+                {
+                    "datasource": PG,
+                    "refId": "A",
+                    "format": "time_series",
+                    "rawSql": "SELECT $__timeGroupAlias(t.timestamp, 1m), t.app AS metric, count(*) AS n"
+                    " FROM traces t JOIN projects p ON p.id = t.project_id WHERE p.slug = '$project'"
+                    " AND $__timeFilter(t.timestamp) GROUP BY 1, 2 ORDER BY 1",
+                }
+            ],
+        },
+        {
+            "type": "stat",
+            "title": "Traces (SQL)",
+            "gridPos": _grid(32),
+            "targets": [
+                {
+                    "datasource": PG,
+                    "refId": "A",
+                    "format": "table",
+                    "rawSql": "SELECT count(*) AS traces FROM traces t JOIN projects p ON p.id = t.project_id"
+                    " WHERE p.slug = '$project'",
+                }
+            ],
+        },
+        {
+            "type": "text",
+            "title": "Notes",
+            "gridPos": _grid(40),
+            "options": {"content": "# Read me\n\nTwo lines."},
+        },
+        {"type": "heatmap", "title": "A type only Grafana draws", "gridPos": _grid(48), "targets": []},
+        {
+            "type": "stat",
+            "title": "An expression",
+            "gridPos": _grid(56),
+            "targets": [
+                {"datasource": {"type": "__expr__", "uid": "__expr__"}, "refId": "B", "expression": "$A"}
+            ],
+        },
+    ],
+}
+
+
+def test_every_panel_type_draws_what_its_backend_answered(rendered_previews, settings, tmp_path):
+    scraped, _ = rendered_previews
+    (tmp_path / "every.json").write_text(json.dumps(EVERY_TYPE))
+    (result,) = preview(scraped, tmp_path / "png", directory=tmp_path)
+    with Image.open(result.path) as image:
+        assert image.width == WIDTH_PX
+    panels = {p.title: p for p in result.panels}
+    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        per_app = conn.execute(
+            "SELECT t.app, count(*) FROM traces t JOIN projects p ON p.id = t.project_id"
+            " WHERE p.slug = %s AND t.timestamp > now() - interval '30 minutes' GROUP BY 1 ORDER BY 1",
+            (PROJECT,),
+        ).fetchall()
+        (everything,) = conn.execute(
+            "SELECT count(*) FROM traces t JOIN projects p ON p.id = t.project_id WHERE p.slug = %s",
+            (PROJECT,),
+        ).fetchone()
+    assert len(per_app) >= 2
+    bars = panels["Traces per app (SQL)"]
+    assert bars.answer.tables[0].rows == [list(r) for r in per_app] and bars.drawn["bars"] == len(per_app)
+    pie = panels["Traces per app (Elasticsearch)"]
+    assert pie.drawn["slices"] == len(pie.answer.tables[0].rows) == len(per_app)
+    gauge = panels["Requests per app (Prometheus)"]
+    assert gauge.drawn["bars"] == len(gauge.answer.series) >= 2
+    over_time = panels["Traces over time per app (SQL time series)"]
+    assert over_time.drawn["series"] == len(per_app)
+    assert sum(v for s in over_time.answer.series for v in s.values) == sum(n for _, n in per_app)
+    assert panels["Traces (SQL)"].drawn["values"] == [str(everything)]
+    assert panels["Notes"].drawn["lines"] == 3
+    assert panels["A type only Grafana draws"].drawn["notes"] == [
+        "the heatmap panel type is drawn only by Grafana"
+    ]
+    assert panels["An expression"].drawn["notes"] == ["B: only Grafana itself answers this query"]
