@@ -228,6 +228,7 @@ class Canvas:
             spine.set_visible(False)
         ax.tick_params(colors=MUTED, labelsize=7, length=0)
         ax.grid(True, color=BORDER, linewidth=0.6)
+        ax.set_axisbelow(True)  # bars over the grid, as in Grafana
         return ax
 
 
