@@ -117,7 +117,7 @@ def _missing(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 404
 
 
-def _same_datasource(existing: dict, wanted: dict) -> bool:
+def same_datasource(existing: dict, wanted: dict) -> bool:
     """Every field metamon sets is as it wants it, and every secret it sends is stored (Grafana never
     returns secrets, only which ones are set)."""
     plain = {k: v for k, v in wanted.items() if k != "secureJsonData"}
@@ -131,7 +131,7 @@ def _same_datasource(existing: dict, wanted: dict) -> bool:
 _SERVER_FIELDS = ("id", "version", "iteration")
 
 
-def _same_dashboard(existing: dict, wanted: dict, folder: str) -> bool:
+def same_dashboard(existing: dict, wanted: dict, folder: str) -> bool:
     saved = {k: v for k, v in existing.get("dashboard", {}).items() if k not in _SERVER_FIELDS}
     ours = {k: v for k, v in wanted.items() if k not in _SERVER_FIELDS}
     return saved == ours and existing.get("meta", {}).get("folderUid") == folder
@@ -164,7 +164,7 @@ def apply(api, target: Plan, resend_secrets: bool = False) -> list[Change]:
             api.datasource.create_datasource(source)
             changes.append(Change("datasource", source["name"], "created"))
             continue
-        if _same_datasource(existing, source) and not (resend_secrets and source.get("secureJsonData")):
+        if same_datasource(existing, source) and not (resend_secrets and source.get("secureJsonData")):
             changes.append(Change("datasource", source["name"], "unchanged"))
         else:
             api.datasource.update_datasource_by_uid(source["uid"], source)
@@ -176,7 +176,7 @@ def apply(api, target: Plan, resend_secrets: bool = False) -> list[Change]:
             if not _missing(exc):
                 raise
             existing = None
-        if existing is not None and _same_dashboard(existing, dashboard, target.folder_uid):
+        if existing is not None and same_dashboard(existing, dashboard, target.folder_uid):
             changes.append(Change("dashboard", dashboard["title"], "unchanged"))
             continue
         body = {

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from metamon.monitoring.dashboards.deploy import DeployError, expand, plan
+from metamon.monitoring.dashboards.deploy import DeployError, expand, plan, same_dashboard, same_datasource
 from metamon.monitoring.dashboards.panels import DEFAULT_UIDS
 from tests.conftest import free_port, run_metamon
 from tests.paths import CHECKOUT
@@ -88,3 +88,23 @@ def test_a_missing_secret_is_one_line_naming_it():
     )
     assert result.returncode == 2
     assert "needs METAMON_GRAFANA_DB_PASSWORD set" in result.stderr
+
+
+def test_what_grafana_already_holds_is_left_alone_and_any_difference_is_updated():
+    """The comparisons deploy makes on Grafana's answers (shapes from Grafana's HTTP API documentation:
+    saved dashboards gain id and version, datasources return which secrets are set, never the secret)."""
+    target = plan(CHECKOUT, SECRET)
+    dashboard = target.dashboards["metamon-overview"]
+    saved = {"dashboard": {**dashboard, "id": 7, "version": 3}, "meta": {"folderUid": target.folder_uid}}
+    assert same_dashboard(saved, dashboard, target.folder_uid)
+    assert not same_dashboard(saved, {**dashboard, "title": "renamed"}, target.folder_uid)
+    assert not same_dashboard({**saved, "meta": {"folderUid": "general"}}, dashboard, target.folder_uid)
+    source = next(s for s in target.datasources if "secureJsonData" in s)
+    stored = {k: v for k, v in source.items() if k != "secureJsonData"} | {
+        "id": 2,
+        "orgId": 1,
+        "readOnly": False,
+    }
+    assert same_datasource(stored | {"secureJsonFields": {"password": True}}, source)
+    assert not same_datasource(stored, source)  # its password was never stored
+    assert not same_datasource(stored | {"secureJsonFields": {"password": True}, "url": "x:1"}, source)
