@@ -272,3 +272,13 @@ def test_every_panel_type_draws_what_its_backend_answered(rendered_previews, set
         "the heatmap panel type is drawn only by Grafana"
     ]
     assert panels["An expression"].drawn["notes"] == ["B: only Grafana itself answers this query"]
+
+
+def test_a_chosen_variable_value_narrows_every_panel_that_uses_it(rendered_previews, tmp_path):
+    scraped, everything = rendered_previews
+    results = preview(scraped, tmp_path, "now-30m", "now", {"project": PROJECT, "app": "search"})
+    overview = next(r for r in results if r.uid == "metamon-overview")
+    assert overview.variables["app"] == "search"
+    narrowed = _panel({"o": overview}, "o", "Requests by app and status").answer.series
+    wide = _panel(everything, "metamon-overview", "Requests by app and status").answer.series
+    assert {s.labels["app"] for s in narrowed} == {"search"} < {s.labels["app"] for s in wide}
