@@ -63,6 +63,7 @@ def deploy(
         return
     import requests
     from grafana_client import GrafanaApi
+    from grafana_client.client import GrafanaException
 
     api = GrafanaApi.from_url(url, credential=auth, timeout=timeout)
     try:
@@ -70,9 +71,7 @@ def deploy(
     except requests.RequestException as exc:
         typer.echo(f"error: cannot reach Grafana at {url}: {type(exc).__name__}", err=True)
         raise typer.Exit(1) from None
-    except Exception as exc:  # grafana-client's GrafanaException and its subclasses
-        if not hasattr(exc, "status_code"):
-            raise
+    except GrafanaException as exc:
         typer.echo(f"error: {grafana_message(exc)}", err=True)
         raise typer.Exit(1) from None
     for change in changes:

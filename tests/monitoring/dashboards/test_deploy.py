@@ -6,7 +6,14 @@ import json
 import pytest
 import yaml
 
-from metamon.monitoring.dashboards.deploy import DeployError, expand, plan, same_dashboard, same_datasource
+from metamon.monitoring.dashboards.deploy import (
+    DeployError,
+    expand,
+    grafana_message,
+    plan,
+    same_dashboard,
+    same_datasource,
+)
 from metamon.monitoring.dashboards.panels import DEFAULT_UIDS
 from tests.conftest import free_port, run_metamon
 from tests.paths import CHECKOUT
@@ -108,3 +115,13 @@ def test_what_grafana_already_holds_is_left_alone_and_any_difference_is_updated(
     assert same_datasource(stored | {"secureJsonFields": {"password": True}}, source)
     assert not same_datasource(stored, source)  # its password was never stored
     assert not same_datasource(stored | {"secureJsonFields": {"password": True}, "url": "x:1"}, source)
+
+
+def test_grafanas_refusals_read_as_one_line():
+    from grafana_client.client import GrafanaBadInputError, GrafanaClientError
+
+    forbidden = GrafanaClientError(
+        403, {"message": "Permission denied"}, "Client Error 403: Permission denied"
+    )
+    assert grafana_message(forbidden) == "Grafana answered 403: Permission denied"
+    assert grafana_message(GrafanaBadInputError("bad dashboard")) == "Grafana answered 400: bad dashboard"
