@@ -2,7 +2,7 @@
 VENV ?= .venv
 METAMON := $(VENV)/bin/metamon
 
-.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint load bench
+.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint load bench previews
 
 install: system $(VENV)/.installed
 
@@ -47,6 +47,11 @@ test-sdk:
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# README's dashboard pictures, from the running stack's data (seed it first): `make previews FROM=now-7d`.
+FROM ?= now-7d
+previews: install
+	$(METAMON) dashboards preview --out docs/images --from $(FROM)
 
 # The mixed load (locust headless, loopback, bounded): `make load USERS=50,100,150 RUN_TIME=60s`.
 USERS ?= 100

@@ -18,6 +18,7 @@ from tests.conftest import METAMON, free_port
 from tests.paths import CHECKOUT
 
 FAST_RULES = CHECKOUT / "prometheus" / "rules" / "fast" / "metamon.rules.yml"
+RULES = CHECKOUT / "prometheus" / "rules" / "metamon.rules.yml"
 
 
 def wait_ready(
@@ -187,3 +188,33 @@ def http_receiver() -> Iterator[tuple[str, list[dict]]]:
         yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXXX", received
     finally:
         server.shutdown()
+
+
+@contextmanager
+def dashboards_prometheus(database_url: str, api_url: str, directory: Path, project: str) -> Iterator[str]:
+    """What the dashboards read from Prometheus: an exporter on `database_url` and the API scraped every
+    second, the committed rules evaluated every second; yields the Prometheus URL once the recording
+    rules have values for `project`."""
+    rules = yaml.safe_load(RULES.read_text())
+    for group in rules["groups"]:
+        group["interval"] = "1s"
+    (directory / "rules.yml").write_text(yaml.safe_dump(rules))
+    with exporter(database_url, directory, exporter_cache_seconds="0") as target:
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(directory / "rules.yml")],
+            "scrape_configs": [
+                {"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]},
+                # The API's own metrics, once it has served a request.
+                {
+                    "job_name": "metamon-api",
+                    "static_configs": [{"targets": [api_url.removeprefix("http://")]}],
+                },
+            ],
+        }
+        assert httpx.get(f"{api_url}/api/v1/health", timeout=30).status_code == 200
+        with prometheus(config, directory) as url:
+            # Rates need two scrapes; the recording rules one evaluation after that.
+            ready = f'project_app:metamon_sla_violations:ratio_rate6h{{project="{project}"}}'
+            assert wait_for(lambda: query(url, ready), timeout=30), "the recording rules never ran"
+            yield url

@@ -18,6 +18,7 @@ from metamon.monitoring.cli import (
     db,
     dead_letters,
     digest,
+    grafana,
     keys,
     rules,
     settings,
@@ -36,6 +37,7 @@ app.add_typer(alerting.app, name="alerting")
 app.add_typer(digest.app, name="digest")
 app.add_typer(rules.app, name="rules")
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(grafana.app, name="grafana")
 app.add_typer(settings.app, name="settings")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(evaluate)

@@ -14,11 +14,10 @@ from metamon.monitoring.dashboards.render import DASHBOARDS_DIR, rendered, stale
 from metamon.monitoring.dashboards.uids import UIDS
 from metamon.monitoring.db.models import ImprovementImpact, ImprovementProposal, Project, Trace
 from metamon.monitoring.db.session import session_scope
-from tests.live import exporter, prometheus, wait_for
+from tests.live import RULES, dashboards_prometheus
 from tests.paths import CHECKOUT
 from tests.populated import PROJECT
 
-RULES = CHECKOUT / "prometheus" / "rules" / "metamon.rules.yml"
 # What Grafana puts in for the variables: the seeded project, every app, a rate window.
 PROMQL_VARIABLES = {"$project": PROJECT, "$app": ".*", "$__rate_interval": "1m"}
 
@@ -93,37 +92,15 @@ def _promql(expr: str) -> str:
 
 
 def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, live_api, tmp_path):
-    # The committed rules, evaluated every second instead of every 15 s.
-    rules = yaml.safe_load(RULES.read_text())
-    for group in rules["groups"]:
-        group["interval"] = "1s"
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
     queries = targets("prometheus")
     assert len(queries) > 25
-    with exporter(settings.database_url, tmp_path, exporter_cache_seconds="0") as target:
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(tmp_path / "rules.yml")],
-            "scrape_configs": [
-                {"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]},
-                # The API's own metrics, once it has served a request.
-                {
-                    "job_name": "metamon-api",
-                    "static_configs": [{"targets": [live_api.removeprefix("http://")]}],
-                },
-            ],
-        }
-        assert httpx.get(f"{live_api}/api/v1/health", timeout=30).status_code == 200
-        with prometheus(config, tmp_path) as url:
-            # Rates need two scrapes; the recording rules one evaluation after that.
-            ready = f'project_app:metamon_sla_violations:ratio_rate6h{{project="{PROJECT}"}}'
-            assert wait_for(lambda: _query(url, ready)[1], timeout=30), "the recording rules never ran"
-            empty = []
-            for where, target in queries:
-                status, result = _query(url, _promql(target["expr"]))
-                assert status == "success", f"{where}: {target['expr']}"
-                if not result:
-                    empty.append(where)
+    with dashboards_prometheus(settings.database_url, live_api, tmp_path, PROJECT) as url:
+        empty = []
+        for where, target in queries:
+            status, result = _query(url, _promql(target["expr"]))
+            assert status == "success", f"{where}: {target['expr']}"
+            if not result:
+                empty.append(where)
     # The seeded project has no expert labels: agreement with experts has no value yet. Everything else does.
     assert empty == ["metamon-quality: Agreement with experts"]
 
