@@ -300,7 +300,7 @@ class _Alerts:
                     f'up{{job="{job}"}} == 0\nor\nabsent(up{{job="{job}"}})',
                     for_.component_down,
                     "critical",
-                    "overview",
+                    "self",
                     f"{what[0].upper()}{what[1:]} is down.",
                     "{{ if $labels.instance }}"
                     f"Prometheus has failed to scrape {what} at {{{{ $labels.instance }}}}"
@@ -318,7 +318,7 @@ class _Alerts:
                 f"> {_num(seconds(stale_after))}",
                 for_.evaluation_stale,
                 "high",
-                "overview",
+                "self",
                 f"No evaluation has run for {stale_after}.",
                 "The last evaluation run of project {{ $labels.project }} was "
                 f"{{{{ $value | humanizeDuration }}}} ago (limit {stale_after}): "
@@ -332,7 +332,7 @@ class _Alerts:
                 f"max(metamon_index_backlog_oldest_age_seconds) > {_num(seconds(max_age))}",
                 for_.index_backlog,
                 "high",
-                "overview",
+                "self",
                 "Traces wait too long to be indexed into Elasticsearch.",
                 "The oldest trace waiting for Elasticsearch has waited {{ $value | humanizeDuration }} "
                 f"(limit {max_age}) for {for_.index_backlog}: search and the review queue lag behind.",
@@ -344,7 +344,7 @@ class _Alerts:
                 f"max by (project) (metamon_review_queue_traces) > {lv.review_backlog_traces}",
                 for_.review_backlog,
                 "medium",
-                "overview",
+                "review",
                 "The expert review queue is backing up.",
                 "{{ $value }} traces of project {{ $labels.project }} wait for expert review "
                 f"(limit {lv.review_backlog_traces}) for {for_.review_backlog}.",
@@ -369,7 +369,7 @@ class _Alerts:
                 f"> {_num(slo.min_requests_per_second)}",
                 profile.for_,
                 "high",
-                "overview",
+                "self",
                 f"The metamon API is slower than its {p} objective of {_num(slo.seconds * 1000)} ms.",
                 f"The {p} latency of the metamon API's {{{{ $labels.route }}}} requests is "
                 f"{{{{ $value | humanizeDuration }}}} over {profile.window}, above "

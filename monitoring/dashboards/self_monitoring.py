@@ -21,11 +21,13 @@ FROM traces t
 WHERE t.timestamp >= now() - interval '1 day'
     AND NOT EXISTS (SELECT 1 FROM trace_evaluations e WHERE e.trace_id = t.id)
 """
-# Work the outbox workers have not done yet, per topic, and how long the oldest has been due.
+# Outbox work of the last day per topic: how much is due and not done, how long the oldest has waited.
 WORKER_LAG = """
-SELECT o.topic, count(*) AS pending, max(extract(epoch FROM now() - o.available_at)) AS "lag (s)",
-    max(o.attempts) AS "most attempts"
-FROM outbox o WHERE o.processed_at IS NULL AND o.available_at <= now()
+SELECT o.topic, count(*) FILTER (WHERE o.processed_at IS NULL AND o.available_at <= now()) AS pending,
+    coalesce(max(extract(epoch FROM now() - o.available_at)) FILTER (WHERE o.processed_at IS NULL
+        AND o.available_at <= now()), 0) AS "lag (s)",
+    count(*) FILTER (WHERE o.processed_at IS NOT NULL) AS "done", max(o.attempts) AS "most attempts"
+FROM outbox o WHERE o.processed_at IS NULL OR o.created_at >= now() - interval '1 day'
 GROUP BY 1 ORDER BY 1
 """
 # Each scheduled job's latest occurrence: how late it started and how it ended.
