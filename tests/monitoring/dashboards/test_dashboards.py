@@ -295,31 +295,84 @@ def test_every_postgresql_query_runs_and_answers(client, make_key, settings, pop
     assert empty == [], empty
 
 
-def _es_body(target: dict) -> dict:
+def _es_body(target: dict, query: str) -> dict:
     """Grafana's Elasticsearch query model as the search Grafana sends: the Lucene query over the time
-    range, bucket aggregations nested in order, the metric inside the innermost."""
+    range, bucket aggregations nested in order, the metric inside the innermost (a count is each
+    bucket's doc_count; raw data is the newest documents)."""
     aggs: dict = {}
     inner = aggs
     for bucket in target["bucketAggs"]:
         if bucket["type"] == "terms":
             agg = {"terms": {"field": bucket["field"], "size": 10}}
+        elif bucket["type"] == "histogram":
+            options = bucket["settings"]
+            agg = {"histogram": {"field": bucket["field"], "interval": float(options["interval"]),
+                                 "min_doc_count": int(options["min_doc_count"])}}
         else:
             agg = {"date_histogram": {"field": bucket["field"], "fixed_interval": "1m", "min_doc_count": 0}}
         inner[bucket["id"]] = agg
         inner = agg.setdefault("aggs", {})
-    assert [m["type"] for m in target["metrics"]] == ["count"]  # doc_count: nothing to add
     time_range = {"range": {target["timeField"]: {"gte": "now-30d", "lte": "now"}}}
-    query = {"bool": {"filter": [time_range, {"query_string": {"query": target["query"]}}]}}
-    return {"size": 0, "query": query, "aggs": aggs}
+    body = {"query": {"bool": {"filter": [time_range, {"query_string": {"query": query}}]}}}
+    (metric,) = target["metrics"]
+    if metric["type"] == "raw_data":
+        assert not aggs
+        return body | {"size": int(metric["settings"]["size"]), "sort": [{target["timeField"]: "desc"}]}
+    assert metric["type"] == "count"
+    return body | {"size": 0, "aggs": aggs}
+
+
+def _lucene(value) -> str:
+    """A chosen value of an Elasticsearch variable as Grafana puts it in Lucene."""
+    return "(" + " OR ".join(f'"{v}"' for v in value) + ")"
+
+
+def es_cases(es, settings, project_id) -> list[tuple[str, str, dict]]:
+    """(where, Lucene query, target) of every Elasticsearch query, with each variable at its default (All:
+    the variable's all value) and, one at a time, at a value its own terms query finds (q: a word)."""
+    cases = []
+    for dashboard in dashboards().values():
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        defaults = {"$project_id": str(project_id), "$q": variables.get("q", {}).get("current", {}).get("value", "")}
+        others = {"$q": "refunds"}
+        for name, variable in variables.items():
+            if variable["type"] == "query" and variable["datasource"]["type"] == "elasticsearch":
+                find = json.loads(variable["query"])
+                terms = es.search(
+                    index=settings.traces_index_alias,
+                    size=0,
+                    query={"term": {"project_id": str(project_id)}},
+                    aggs={"values": {"terms": {"field": find["field"], "size": find["size"]}}},
+                )["aggregations"]["values"]["buckets"]
+                assert terms, f"{dashboard['uid']}: variable {name} has no values"
+                defaults[f"${name}"] = variable["allValue"]
+                others[f"${name}"] = _lucene([terms[0]["key"]])
+        tried = [("default", defaults)] + [
+            (f"{name[1:]}={value}", {**defaults, name: value}) for name, value in others.items()
+        ]
+        for panel in panels(dashboard):
+            for target in panel["targets"]:
+                if target["datasource"]["type"] != "elasticsearch":
+                    continue
+                for label, values in tried:
+                    query = target["query"]
+                    for name, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
+                        query = query.replace(name, value)
+                    assert "$" not in query, query
+                    cases.append((f"{dashboard['uid']}: {panel['title']} ({label})", query, target))
+    return cases
 
 
 def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, es, drain, populated):
     _label_a_trace_and_record_an_impact(client, make_key, settings)
+    _history(client, make_key, settings)
     drain()
-    queries = targets("elasticsearch")
-    assert len(queries) >= 2
-    for where, target in queries:
-        result = es.search(index=settings.traces_index_alias, **_es_body(target))
-        first = next(iter(result["aggregations"].values()))
-        assert first["buckets"], where
-        assert result["hits"]["total"]["value"] > 0, where
+    cases = es_cases(es, settings, populated["project_id"])
+    assert len(cases) >= 40
+    empty = []
+    for where, query, target in cases:
+        result = es.search(index=settings.traces_index_alias, **_es_body(target, query))
+        found = result["hits"]["hits"] if "aggregations" not in result else next(iter(result["aggregations"].values()))["buckets"]
+        if not found or result["hits"]["total"]["value"] == 0:
+            empty.append(where)
+    assert empty == [], empty
