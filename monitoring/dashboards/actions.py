@@ -18,6 +18,8 @@ API_DATASOURCE_UID = "metamon-api"
 API_URL_VARIABLE = "api_url"
 API_URL_DEFAULT = "http://127.0.0.1:8000"
 API = f"${{{API_URL_VARIABLE}}}"
+# The API's Swagger UI (FastAPI's docs_url in monitoring/api/main.py).
+DOCS_PATH = "/api/v1/docs"
 # Who did it, for the audit log: the Grafana user who clicked.
 GRAFANA_USER = "${__user.login}"
 
@@ -30,7 +32,7 @@ def field(name: str) -> str:
 def docs(operation_id: str) -> str:
     """The API docs page (Swagger UI) of one operation, by its operation id `<tag>-<function>`."""
     tag = operation_id.split("-", 1)[0]
-    return f"{API}/docs#/{tag}/{operation_id}"
+    return f"{API}{DOCS_PATH}#/{tag}/{operation_id}"
 
 
 def api_action(title: str, path: str, body: dict, *, confirmation: str, variables: dict | None = None) -> dict:

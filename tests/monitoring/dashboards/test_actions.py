@@ -21,7 +21,8 @@ from tests.populated import PROJECT
 
 DATASOURCES = CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml"
 FIELD = re.compile(r"\$\{__data\.fields\.([a-z_ ]+)\}")
-OPENAPI = create_app().openapi()
+APP = create_app()
+OPENAPI = APP.openapi()
 
 
 def _overrides(kind: str) -> list[tuple[str, str, dict]]:
@@ -69,10 +70,11 @@ def test_every_api_link_is_a_get_route_or_an_operation_of_the_api_docs():
     operations = {op["operationId"]: op["tags"][0] for ops in OPENAPI["paths"].values() for op in ops.values()}
     links = _overrides("links")
     assert len(links) >= 8
+    assert sum(f"{APP.docs_url}#/" in link["url"] for _, _, link in links) >= 5
     for uid, query, link in links:
         url = link["url"]
-        if url.startswith(f"{API}/docs#/"):
-            tag, operation = url.removeprefix(f"{API}/docs#/").split("/")
+        if url.startswith(f"{API}{APP.docs_url}#/"):
+            tag, operation = url.removeprefix(f"{API}{APP.docs_url}#/").split("/")
             assert operations.get(operation) == tag, f"{uid}: {url}"
         elif url.startswith(f"{API}/"):
             _route(url.removeprefix(API), "get")

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
+import pytest
 import yaml
 from sqlalchemy import select
 
+from metamon.monitoring.dashboards import review
 from metamon.monitoring.dashboards.render import DASHBOARDS_DIR, rendered, stale
 from metamon.monitoring.dashboards.uids import UIDS
 from metamon.monitoring.db.models import (
@@ -21,6 +23,7 @@ from metamon.monitoring.db.models import (
     Trace,
 )
 from metamon.monitoring.db.session import session_scope
+from metamon.monitoring.review.agreement import cohens_kappa
 from metamon.monitoring.scheduler.runner import claim, finish
 from metamon.monitoring.workflow.audit import record
 from tests.live import exporter, prometheus, wait_for
@@ -376,3 +379,26 @@ def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, 
         if not found or result["hits"]["total"]["value"] == 0:
             empty.append(where)
     assert empty == [], empty
+
+
+def test_the_review_dashboards_kappa_is_the_apis(client, make_key, settings, populated):
+    """The SQL kappa per reviewer pair equals monitoring/review/agreement.py's over the same labels."""
+    _history(client, make_key, settings)
+    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        reviewers = sql_literals(["ann", "bob", "cy"])
+        found = {r[0]: (r[1], r[3]) for r in conn.execute(_sql(review.KAPPA, {"reviewer": reviewers})).fetchall()}
+        labels = conn.execute(
+            "SELECT l.trace_id, l.reviewer, l.label FROM review_labels l JOIN projects p ON p.id = l.project_id "
+            "WHERE p.slug = %s",
+            (PROJECT,),
+        ).fetchall()
+    by_reviewer: dict[str, dict] = {}
+    for trace_id, reviewer, label in labels:
+        by_reviewer.setdefault(reviewer, {})[trace_id] = label
+    assert set(found) >= {"ann & bob", "ann & cy", "bob & cy"}
+    for pair, (shared, kappa) in found.items():
+        a, b = pair.split(" & ")
+        pairs = [(by_reviewer[a][t], by_reviewer[b][t]) for t in by_reviewer[a] if t in by_reviewer[b]]
+        assert shared == len(pairs), pair
+        expected = cohens_kappa(pairs)
+        assert (kappa is None and expected is None) or kappa == pytest.approx(expected), pair
