@@ -38,6 +38,8 @@ DEFAULT_UIDS = {
 }
 # Scope of the Prometheus panels, chosen from the exporter's own labels.
 SCOPE = 'project="$project", app=~"$app"'
+# The API's own routes (its HTTP metrics), without its /metrics scrapes and unknown paths.
+API_ROUTES = 'job="metamon-api", route!~"/metrics|unmatched"'
 
 
 def datasource_variable(name: str, plugin: str, label: str) -> dashboard.DatasourceVariable:

@@ -3,6 +3,7 @@ evaluation backlogs, how far the outbox workers and the scheduler lag, the expor
 which components Prometheus can scrape."""
 
 from metamon.monitoring.dashboards.panels import (
+    API_ROUTES,
     SqlQuery,
     base,
     promql,
@@ -12,8 +13,6 @@ from metamon.monitoring.dashboards.panels import (
 )
 from metamon.monitoring.dashboards.uids import UIDS
 
-# The API's own routes, without its /metrics scrapes and unknown paths.
-API_ROUTES = 'job="metamon-api", route!~"/metrics|unmatched"'
 # Traces of the last day that no evaluator has scored yet (all projects: the pipeline is shared).
 EVALUATION_BACKLOG = """
 SELECT count(*) AS traces, coalesce(max(extract(epoch FROM now() - t.timestamp)), 0) AS "oldest (s)"
@@ -96,8 +95,24 @@ def build():
         )
         .with_panel(
             timeseries_panel(
+                "API load",
+                "Requests per second, requests in flight, requests shed with 503 (at the in-flight limit), "
+                "database connections in use and their limit, summed over the API's workers.",
+                "short",
+                promql(f"sum(rate(metamon_api_requests_total{{{API_ROUTES}}}[$__rate_interval]))", "requests/s"),
+                promql(f"sum(metamon_api_requests_in_flight{{{API_ROUTES}}})", "in flight"),
+                # No series until a first request is shed.
+                promql("sum(rate(metamon_api_requests_shed_total[$__rate_interval])) or vector(0)", "shed/s"),
+                promql("sum(metamon_api_db_connections_in_use)", "connections in use"),
+                promql("sum(metamon_api_db_connections_max)", "connections max"),
+                min=0,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
                 "Index backlog",
-                "Traces waiting for the search index, and the oldest one's age (MetamonIndexBacklogHigh).",
+                "Traces waiting for the search index, and the oldest one's age: what an Elasticsearch outage leaves "
+                "(MetamonIndexBacklogHigh).",
                 "short",
                 promql("sum(metamon_index_backlog_traces)", "traces to index"),
                 promql("max(metamon_index_backlog_oldest_age_seconds)", "oldest (s)"),
