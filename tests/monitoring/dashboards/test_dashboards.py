@@ -96,7 +96,7 @@ def test_fixed_uids_datasource_variables_and_a_unit_and_description_on_every_pan
 def test_every_alert_links_to_a_dashboard_that_exists():
     rules = yaml.safe_load(RULES.read_text())
     links = {
-        rule["annotations"]["dashboard_url"].rsplit("/d/", 1)[1]
+        rule["annotations"]["dashboard_url"].rsplit("/d/", 1)[1].split("?")[0]
         for group in rules["groups"]
         for rule in group["rules"]
         if "alert" in rule
