@@ -31,7 +31,7 @@ def field(name: str) -> str:
 
 def docs(operation_id: str) -> str:
     """The API docs page (Swagger UI) of one operation, by its operation id `<tag>-<function>`."""
-    tag = operation_id.split("-", 1)[0]
+    tag = operation_id.rsplit("-", 1)[0]  # tags may hold a hyphen, function names do not
     return f"{API}{DOCS_PATH}#/{tag}/{operation_id}"
 
 

@@ -5,7 +5,7 @@ JSON in the API; latency and cost distributions; traces over time by domain and 
 from grafana_foundation_sdk.builders import elasticsearch
 from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
 
-from metamon.monitoring.dashboards.actions import API, docs, field
+from metamon.monitoring.dashboards.actions import API, GRAFANA_USER, api_action, docs, field
 from metamon.monitoring.dashboards.panels import (
     barchart_panel,
     base,
@@ -19,6 +19,7 @@ from metamon.monitoring.dashboards.panels import (
     timeseries_panel,
 )
 from metamon.monitoring.dashboards.uids import UIDS
+from metamon.monitoring.db.models.review import LABELS
 
 # Filter variable -> (label, keyword field of the trace document).
 FILTERS = {
@@ -78,7 +79,7 @@ def build():
     table = table_panel(
         "Traces",
         "The newest 100 matching traces. trace_id links to the trace's full JSON in the API (spans, scores, "
-        "labels) and to the API docs page of that request.",
+        "labels) and to the API docs page of that request; labels labels the trace or makes it a golden case.",
         "short",
         lucene(QUERY, metric=elasticsearch.RawData().id("1").settings(
             elasticsearch.ElasticsearchRawDataSettings().size("100")
@@ -97,7 +98,32 @@ def build():
             data_link("API docs: read a trace", docs("traces-get_trace")),
         ],
     )
-    histogram = elasticsearch.Histogram().id("2")
+    trace = {"trace_id": field("trace_id")}
+    table = column(
+        table,
+        "labels",
+        actions=[
+            *(
+                api_action(
+                    f"Label {label}",
+                    "/api/v1/expert-review/label",
+                    {**trace, "reviewer": GRAFANA_USER, "label": label, "notes": "${notes}"},
+                    confirmation=f"Label this trace {label} as yourself?",
+                    variables={"notes": "Notes"},
+                )
+                for label in LABELS
+            ),
+            api_action(
+                "Promote to the golden set",
+                "/api/v1/expert-review/golden",
+                {**trace, "actor": GRAFANA_USER, "expected_answer": "${expected_answer}"},
+                confirmation="Make this trace a golden case the validation agent replays?",
+                variables={"expected_answer": "Expected answer"},
+            ),
+        ],
+        # Facts and tags of a golden case are lists, which an action's variables cannot be.
+        links=[data_link("API docs: golden case with facts and tags", docs("expert-review-post_golden"))],
+    )
     return (
         dashboard.with_panel(table)
         .with_panel(
@@ -107,7 +133,10 @@ def build():
                 "short",
                 lucene(
                     QUERY,
-                    histogram.field("latency_seconds").settings(
+                    elasticsearch.Histogram()
+                    .id("2")
+                    .field("latency_seconds")
+                    .settings(
                         elasticsearch.ElasticsearchHistogramSettings().interval("0.25").min_doc_count("1")
                     ),
                 ),

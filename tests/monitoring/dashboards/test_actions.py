@@ -102,6 +102,9 @@ def _actions(uid: str) -> dict[str, dict]:
 def test_each_action_does_what_it_says(client, make_key, settings):
     project = f"dash-actions-{uuid.uuid4().hex[:6]}"
     headers = make_key(project, scopes=("read", "review", "admin"))  # what the provisioning is told to give
+    trace = {"id": "t-1", "app": "support-bot", "input": "How long do refunds take?", "output": "30 days."}
+    ingest = make_key(project, scopes=("ingest",))
+    assert client.post("/api/v1/traces", json={"traces": [trace]}, headers=ingest).status_code == 200
     with session_scope(settings.database_url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == project))
         alert = MonitoringAlert(
@@ -122,6 +125,7 @@ def test_each_action_does_what_it_says(client, make_key, settings):
         session.add_all([alert, proposal])
         session.flush()
         alert_row, proposal_row = {"id": str(alert.id)}, {"id": str(proposal.id)}
+        trace_row = {"trace_id": str(session.scalar(select(Trace.id).where(Trace.project_id == project_id)))}
 
     def send(action: dict, row: dict, asked: dict | None = None):
         url, body = _as_grafana_sends(action, row, asked or {})
@@ -145,6 +149,13 @@ def test_each_action_does_what_it_says(client, make_key, settings):
     assert response.json()["status"] == "rejected" and response.json()["reviewer"] == "grafana-viewer"
     # A rejected proposal is not validated again.
     assert send(proposals["Validate"], proposal_row).status_code == 409
+
+    traces = _actions("metamon-traces")
+    response = send(traces["Label fail"], trace_row, {"notes": "wrong refund period"})
+    assert response.status_code == 200, response.text
+    assert response.json()["reviewer"] == "grafana-viewer" and response.json()["label"] == "fail"
+    response = send(traces["Promote to the golden set"], trace_row, {"expected_answer": "30 days."})
+    assert response.status_code == 200, response.text
 
 
 def test_an_alert_and_a_trace_read_by_id_are_the_projects_own(client, make_key, settings, populated):
