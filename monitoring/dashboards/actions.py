@@ -1,10 +1,12 @@
 """What a table row can do in metamon's API, and where it links to.
 
-Actions (Grafana 12+ visualization actions) are of Grafana's `infinity` type: Grafana's server sends the
-request through the provisioned Infinity datasource `metamon-api`, which holds the API's base URL and a
-scoped API key in its secureJsonData. The key never reaches a browser or a dashboard's JSON, and the
-API needs no CORS allow-list, since no browser calls it. Grafana's `fetch` actions would need both (the
-key in the dashboard, readable by every viewer, and CORS on the API): metamon does not use them.
+Actions (Grafana 12+ visualization actions) are of Grafana's `infinity` type (feature toggle
+`vizActionsAuth`): Grafana's server sends the request through the provisioned Infinity datasource
+`metamon-api`, which holds a scoped API key in its secureJsonData and allows only the API's host. The key
+never reaches a browser or a dashboard's JSON, and the API needs no CORS allow-list, since no browser
+calls it. Grafana's `fetch` actions would need both (the key in the dashboard, readable by every viewer,
+and CORS on the API): metamon does not use them. Grafana wants an action's URL absolute: it is the API
+as Grafana's server reaches it (the variable `api_server_url`).
 
 Links open in the viewer's browser, which holds no API key: a row links to the API's JSON of its
 object (for a client with a key) and to the API docs page of that operation, where "Try it out" takes
@@ -18,6 +20,10 @@ API_DATASOURCE_UID = "metamon-api"
 API_URL_VARIABLE = "api_url"
 API_URL_DEFAULT = "http://127.0.0.1:8000"
 API = f"${{{API_URL_VARIABLE}}}"
+# Where Grafana's server reaches the API (compose's service name; the datasource's allowed host).
+API_SERVER_VARIABLE = "api_server_url"
+API_SERVER_DEFAULT = "http://api:8000"
+API_SERVER = f"${{{API_SERVER_VARIABLE}}}"
 # The API's Swagger UI (FastAPI's docs_url in monitoring/api/main.py).
 DOCS_PATH = "/api/v1/docs"
 # Who did it, for the audit log: the Grafana user who clicked.
@@ -37,7 +43,8 @@ def docs(operation_id: str) -> str:
 
 def api_action(title: str, path: str, body: dict, *, confirmation: str, variables: dict | None = None) -> dict:
     """A POST to metamon's API through the Infinity datasource, after a confirmation; `variables` are
-    asked of the viewer (name -> label) and used in `body` as ${name}."""
+    asked of the viewer (name -> label) and used in `body` as $name (Grafana replaces `$name`, not
+    `${name}`, with an action's variable, and puts the text in as typed)."""
     action = {
         "type": "infinity",
         "title": title,
@@ -46,7 +53,7 @@ def api_action(title: str, path: str, body: dict, *, confirmation: str, variable
         "infinity": {
             "datasourceUid": API_DATASOURCE_UID,
             "method": "POST",
-            "url": path,
+            "url": f"{API_SERVER}{path}",
             "body": json.dumps(body, sort_keys=True),
             "headers": [["Content-Type", "application/json"]],
         },

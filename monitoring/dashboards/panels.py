@@ -24,7 +24,12 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
-from metamon.monitoring.dashboards.actions import API_URL_DEFAULT, API_URL_VARIABLE
+from metamon.monitoring.dashboards.actions import (
+    API_SERVER_DEFAULT,
+    API_SERVER_VARIABLE,
+    API_URL_DEFAULT,
+    API_URL_VARIABLE,
+)
 
 # Datasource variables: a dashboard works with whichever datasource of the type the viewer picks; the
 # provisioned ones (grafana/provisioning/datasources) are the defaults.
@@ -99,10 +104,19 @@ def base(uid: str, title: str, description: str, tags: list[str], datasources=()
             .keep_time(True)
         )
     )
-    api_url = textbox_variable(
-        API_URL_VARIABLE, "metamon API", API_URL_DEFAULT, "The API's address as the viewer's browser reaches it."
-    )
-    for variable in [datasource_variable(*d) for d in datasources] + scope_variables() + [api_url]:
+    api_urls = [
+        textbox_variable(
+            API_URL_VARIABLE, "metamon API", API_URL_DEFAULT, "The API's address as the viewer's browser reaches it."
+        ),
+        textbox_variable(
+            API_SERVER_VARIABLE,
+            "metamon API (from Grafana)",
+            API_SERVER_DEFAULT,
+            "The API's address as Grafana's server reaches it: where actions go, through the metamon-api "
+            "datasource, which must allow this host.",
+        ).hide(VariableHide.HIDE_VARIABLE),
+    ]
+    for variable in [datasource_variable(*d) for d in datasources] + scope_variables() + api_urls:
         built = built.with_variable(variable)
     return built
 

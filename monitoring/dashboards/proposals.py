@@ -87,7 +87,7 @@ def proposals_table():
             data_link("Audit trail", f"/d/{UIDS['proposals']}?var-project=$project&var-proposal={field('id')}"),
         ],
     )
-    decision = {"reviewer": GRAFANA_USER, "comment": "${comment}"}
+    decision = {"reviewer": GRAFANA_USER, "comment": "$comment"}
     by = {"by": GRAFANA_USER}
     return column(
         table,
@@ -122,7 +122,7 @@ def proposals_table():
             api_action(
                 "Roll back",
                 f"{PROPOSAL}/rollback",
-                {**by, "reason": "${reason}"},
+                {**by, "reason": "$reason"},
                 confirmation="Take this proposal's candidate config off all traffic?",
                 variables={"reason": "Reason"},
             ),

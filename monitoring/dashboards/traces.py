@@ -107,7 +107,7 @@ def build():
                 api_action(
                     f"Label {label}",
                     "/api/v1/expert-review/label",
-                    {**trace, "reviewer": GRAFANA_USER, "label": label, "notes": "${notes}"},
+                    {**trace, "reviewer": GRAFANA_USER, "label": label, "notes": "$notes"},
                     confirmation=f"Label this trace {label} as yourself?",
                     variables={"notes": "Notes"},
                 )
@@ -116,7 +116,7 @@ def build():
             api_action(
                 "Promote to the golden set",
                 "/api/v1/expert-review/golden",
-                {**trace, "actor": GRAFANA_USER, "expected_answer": "${expected_answer}"},
+                {**trace, "actor": GRAFANA_USER, "expected_answer": "$expected_answer"},
                 confirmation="Make this trace a golden case the validation agent replays?",
                 variables={"expected_answer": "Expected answer"},
             ),

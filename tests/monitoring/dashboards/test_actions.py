@@ -12,7 +12,13 @@ import yaml
 from sqlalchemy import select
 
 from metamon.monitoring.api.main import create_app
-from metamon.monitoring.dashboards.actions import API, API_DATASOURCE_UID, GRAFANA_USER
+from metamon.monitoring.dashboards.actions import (
+    API,
+    API_DATASOURCE_UID,
+    API_SERVER,
+    API_SERVER_DEFAULT,
+    GRAFANA_USER,
+)
 from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert, Project, Trace
 from metamon.monitoring.db.session import session_scope
 from tests.monitoring.dashboards.test_dashboards import dashboards, panels
@@ -20,6 +26,7 @@ from tests.paths import CHECKOUT
 from tests.populated import PROJECT
 
 DATASOURCES = CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml"
+COMPOSE = CHECKOUT / "docker-compose.complete.yml"
 FIELD = re.compile(r"\$\{__data\.fields\.([a-z_ ]+)\}")
 APP = create_app()
 OPENAPI = APP.openapi()
@@ -52,6 +59,11 @@ def test_every_action_is_an_api_post_through_the_provisioned_infinity_datasource
     infinity = next(d for d in provisioned if d["uid"] == API_DATASOURCE_UID)
     assert infinity["type"] == "yesoreyeram-infinity-datasource"
     assert "bearerToken" in infinity["secureJsonData"]  # the key stays on Grafana's server
+    # The one host it may call is where the actions go, in compose too, with the toggle actions need.
+    assert infinity["jsonData"]["allowedHosts"] == ["${METAMON_API_URL:-" + API_SERVER_DEFAULT + "}"]
+    grafana = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]["environment"]
+    assert grafana["METAMON_API_URL"] == API_SERVER_DEFAULT
+    assert "vizActionsAuth" in grafana["GF_FEATURE_TOGGLES_ENABLE"].split(",")
     actions = _overrides("actions")
     assert len(actions) >= 9
     for uid, query, action in actions:
@@ -60,7 +72,8 @@ def test_every_action_is_an_api_post_through_the_provisioned_infinity_datasource
         request = action["infinity"]
         assert request["datasourceUid"] == API_DATASOURCE_UID and request["method"] == "POST", where
         assert not any(h[0].lower() == "authorization" for h in request["headers"]), where
-        _route(request["url"], "post")
+        assert request["url"].startswith(f"{API_SERVER}/"), where  # Grafana wants it absolute
+        _route(request["url"].removeprefix(API_SERVER), "post")
         json.loads(request["body"])
         for name in FIELD.findall(request["url"] + request["body"]):
             assert re.search(rf"\b{name}\b", query), f"{where}: the row has no column {name}"
@@ -88,11 +101,14 @@ def _as_grafana_sends(action: dict, row: dict[str, str], asked: dict[str, str]) 
 
     def fill(text: str) -> str:
         text = FIELD.sub(lambda m: row[m.group(1)], text).replace(GRAFANA_USER, "grafana-viewer")
-        for key, value in asked.items():
-            text = text.replace(f"${{{key}}}", value)
+        for key, value in asked.items():  # as Grafana does: `$key`, for the action's own variables
+            assert key in {v["key"] for v in action.get("variables", [])}, key
+            text = re.sub(rf"\${key}\b", value, text)
         return text
 
-    return fill(request["url"]), json.loads(fill(request["body"]))
+    url, body = fill(request["url"]).removeprefix(API_SERVER), fill(request["body"])
+    assert "$" not in url + body, (url, body)
+    return url, json.loads(body)
 
 
 def _actions(uid: str) -> dict[str, dict]:
