@@ -182,9 +182,11 @@ def piechart_panel(title: str, description: str, unit: str, query, *, span: int 
     return _single_query_panel(piechart, title, description, unit, query, span, 8)
 
 
-def column(panel, name: str, **properties):
-    """Set field options of one table column: its unit, its data links (`links`), its `actions`."""
-    return panel.override_by_name(name, [DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()])
+def column(panel, *names: str, **properties):
+    """Set field options of columns (fields) by name: their unit, data links (`links`), `actions`."""
+    for name in names:
+        panel = panel.override_by_name(name, [DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()])
+    return panel
 
 
 def data_link(title: str, url: str) -> dict:

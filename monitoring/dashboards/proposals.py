@@ -76,8 +76,7 @@ def proposals_table():
         SqlQuery(PROPOSALS),
         height=12,
     )
-    for name in ("confidence", "baseline pass", "candidate pass", "expected gain"):
-        table = column(table, name, unit="percentunit")
+    table = column(table, "confidence", "baseline pass", "candidate pass", "expected gain", unit="percentunit")
     table = column(
         table,
         "title",

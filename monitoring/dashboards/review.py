@@ -4,6 +4,7 @@ how far the evaluators agree with the experts."""
 
 from metamon.monitoring.dashboards.panels import (
     SqlQuery,
+    column,
     barchart_panel,
     base,
     bargauge_panel,
@@ -145,20 +146,28 @@ def build():
             )
         )
         .with_panel(
-            table_panel(
-                "Agreement between reviewers",
-                "Cohen's kappa of each pair of reviewers over the traces both labelled (1 perfect, 0 chance).",
-                "short",
-                SqlQuery(KAPPA),
-                span=12,
+            column(
+                table_panel(
+                    "Agreement between reviewers",
+                    "Cohen's kappa of each pair of reviewers over the traces both labelled (1 perfect, 0 chance).",
+                    "short",
+                    SqlQuery(KAPPA),
+                    span=12,
+                ),
+                "observed agreement",
+                unit="percentunit",
             )
         )
         .with_panel(
-            bargauge_panel(
-                "Evaluators against the experts",
-                "Share of expert pass/fail labels each evaluator's verdict matches, in the time range.",
-                "percentunit",
-                SqlQuery(EVALUATOR_AGREEMENT),
+            column(
+                bargauge_panel(
+                    "Evaluators against the experts",
+                    "Share of expert pass/fail labels each evaluator's verdict matches, in the time range.",
+                    "percentunit",
+                    SqlQuery(EVALUATOR_AGREEMENT),
+                ),
+                "labels",
+                unit="short",
             )
         )
     )

@@ -6,6 +6,7 @@ from metamon.monitoring.dashboards.panels import (
     API_ROUTES,
     SqlQuery,
     base,
+    column,
     promql,
     stat_panel,
     table_panel,
@@ -120,31 +121,45 @@ def build():
             )
         )
         .with_panel(
-            stat_panel(
-                "Evaluation backlog",
-                "Traces of the last day no evaluator has scored yet, and the oldest one's age.",
-                "short",
-                SqlQuery(EVALUATION_BACKLOG),
-                span=12,
+            column(
+                stat_panel(
+                    "Evaluation backlog",
+                    "Traces of the last day no evaluator has scored yet, and the oldest one's age.",
+                    "short",
+                    SqlQuery(EVALUATION_BACKLOG),
+                    span=12,
+                ),
+                "oldest (s)",
+                unit="s",
             )
         )
         .with_panel(
-            table_panel(
-                "Worker lag",
-                "Outbox work due and not done, per topic: how many, how long the oldest has waited, retries.",
-                "short",
-                SqlQuery(WORKER_LAG),
-                span=12,
+            column(
+                table_panel(
+                    "Worker lag",
+                    "Outbox work of the last day per topic: how much is due and not done, how long the oldest has "
+                    "waited, how much is done, retries.",
+                    "short",
+                    SqlQuery(WORKER_LAG),
+                    span=12,
+                ),
+                "lag (s)",
+                unit="s",
             )
         )
         .with_panel(
-            table_panel(
-                "Scheduler lag",
-                "The latest occurrence of each scheduled job in the time range: how late it started, how long it "
-                "took, how it ended.",
-                "s",
-                SqlQuery(SCHEDULER_LAG),
-                span=12,
+            column(
+                table_panel(
+                    "Scheduler lag",
+                    "The latest occurrence of each scheduled job in the time range: how late it started, how long "
+                    "it took, how it ended.",
+                    "short",
+                    SqlQuery(SCHEDULER_LAG),
+                    span=12,
+                ),
+                "start lag (s)",
+                "took (s)",
+                unit="s",
             )
         )
     )
