@@ -23,7 +23,6 @@ from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert, P
 from metamon.monitoring.db.session import session_scope
 from tests.monitoring.dashboards.test_dashboards import dashboards, panels
 from tests.paths import CHECKOUT
-from tests.populated import PROJECT
 
 DATASOURCES = CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml"
 COMPOSE = CHECKOUT / "docker-compose.complete.yml"
@@ -172,23 +171,3 @@ def test_each_action_does_what_it_says(client, make_key, settings):
     assert response.json()["reviewer"] == "grafana-viewer" and response.json()["label"] == "fail"
     response = send(traces["Promote to the golden set"], trace_row, {"expected_answer": "30 days."})
     assert response.status_code == 200, response.text
-
-
-def test_an_alert_and_a_trace_read_by_id_are_the_projects_own(client, make_key, settings, populated):
-    headers = make_key(PROJECT, scopes=("read",))
-    stranger = make_key(f"dash-stranger-{uuid.uuid4().hex[:6]}", scopes=("read",))
-    with session_scope(settings.database_url) as session:
-        alert_id = session.scalar(
-            select(MonitoringAlert.id).where(MonitoringAlert.project_id == populated["project_id"])
-        )
-        trace_id = session.scalar(select(Trace.id).where(Trace.project_id == populated["project_id"]))
-    found = client.get(f"/api/v1/alerts/{alert_id}", headers=headers)
-    assert found.status_code == 200 and found.json()["id"] == str(alert_id)
-    assert client.get(f"/api/v1/alerts/{alert_id}", headers=stranger).status_code == 404
-    trace = client.get(f"/api/v1/traces/{trace_id}", headers=headers)
-    assert trace.status_code == 200, trace.text
-    body = trace.json()
-    assert body["trace_id"] == str(trace_id) and body["project_id"] == str(populated["project_id"])
-    assert "evaluations" in body and "spans" in body and "indexed_at" not in body
-    assert client.get(f"/api/v1/traces/{trace_id}", headers=stranger).status_code == 404
-    assert client.get(f"/api/v1/traces/{uuid.uuid4()}", headers=headers).status_code == 404
