@@ -20,6 +20,7 @@ def traces(start: datetime) -> list[dict]:
         "app": "support-bot",
         "model": "gpt-4o",
         "domain": "billing",
+        "prompt_version": "v1",
         "input": "How long do refunds take?",
         "output": "Refunds take 30 days.",
         "reference": {"facts": ["30 days"]},
@@ -33,7 +34,7 @@ def traces(start: datetime) -> list[dict]:
     ]
     rows[1] |= {"output": "Refunds take 10 days."}
     rows[2] |= {"status": "error", "error_type": "Timeout", "latency_seconds": 3.0}
-    rows[3] |= {"app": "search", "model": "gpt-4o-mini", "domain": "docs"}
+    rows[3] |= {"app": "search", "model": "gpt-4o-mini", "domain": "docs", "prompt_version": "v2"}
     return rows
 
 

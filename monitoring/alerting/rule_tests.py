@@ -11,6 +11,7 @@ every recording rule's value.
 import math
 import os
 import re
+from urllib.parse import quote_plus
 from pathlib import Path
 
 from metamon.monitoring.alerting.rules import (
@@ -79,7 +80,11 @@ def render(template: str, labels: dict[str, str], value: float) -> str:
         lambda m: m[2] if labels.get(m[1]) else m[3],
         template,
     )
-    template = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m[1], ""), template)
+    template = re.sub(
+        r"\{\{ \$labels\.(\w+)( \| urlquery)? \}\}",
+        lambda m: quote_plus(labels.get(m[1], "")) if m[2] else labels.get(m[1], ""),
+        template,
+    )
     return re.sub(
         r"\{\{ \$value(?: \| ([^}]+?))? \}\}", lambda m: _FILTERS[(m[1] or "").strip()](value), template
     )

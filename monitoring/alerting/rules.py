@@ -97,6 +97,10 @@ def recording_rules(profile: Profile) -> list[dict]:
     return [_record(record, expr) for record, _, expr in entries]
 
 
+# The labels scoped alerts keep, which are the dashboards' variables too.
+PROJECT_APP = ("project", "app")
+
+
 class _Alerts:
     """The alerting rules of one profile."""
 
@@ -118,13 +122,17 @@ class _Alerts:
         *,
         metric: str | None = None,
         keep_firing: bool = False,
+        scope: tuple[str, ...] = (),
     ) -> dict:
+        """`scope`: the labels the alert keeps that the dashboard has variables for (project, app), so its
+        link opens on the alert's own project and app."""
         links = self.t.links
+        variables = "&".join(f"var-{k}={{{{ $labels.{k} | urlquery }}}}" for k in scope)
         annotations = {
             "summary": summary,
             "description": description,
             "runbook_url": f"{links.runbook}#{name.lower()}",
-            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}",
+            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}" + (f"?{variables}" if variables else ""),
         }
         labels = {"severity": severity, **(labels or {}), **(METRICS[metric].alert_labels if metric else {})}
         rule = {"alert": name, "expr": expr, "for": for_}
@@ -153,6 +161,7 @@ class _Alerts:
             description,
             metric=metric,
             keep_firing=True,
+            scope=PROJECT_APP,
         )
 
     def quality(self) -> list[dict]:
@@ -225,6 +234,7 @@ class _Alerts:
                     f"(threshold {_num(lv.anomaly_score)}) for {for_.anomaly_score_high}.",
                     metric=metric.name,
                     keep_firing=True,
+                    scope=PROJECT_APP,
                 )
             )
         return rules
@@ -254,6 +264,7 @@ class _Alerts:
                     f"faster than sustainable.",
                     {"long": burn.long, "short": burn.short},
                     metric="latency",
+                    scope=PROJECT_APP,
                 )
             )
         rules.append(
@@ -267,6 +278,7 @@ class _Alerts:
                 f"{{{{ $value | humanizePercentage }}}} of the requests of {scope} failed over the last "
                 f"{windows.error_ratio}, above {_pct(lv.error_ratio)} for {for_.error_ratio_spike}.",
                 metric="error_ratio",
+                scope=PROJECT_APP,
             )
         )
         cost = _num(lv.llm_cost_dollars_per_hour)
@@ -282,6 +294,7 @@ class _Alerts:
                 f'${{{{ $value | printf "%.2f" }}}} per hour on LLM calls '
                 f"(averaged over {windows.llm_cost}), above ${cost}/h for {for_.llm_cost_high}.",
                 metric="cost",
+                scope=PROJECT_APP,
             )
         )
         return rules
@@ -300,7 +313,7 @@ class _Alerts:
                     f'up{{job="{job}"}} == 0\nor\nabsent(up{{job="{job}"}})',
                     for_.component_down,
                     "critical",
-                    "overview",
+                    "self",
                     f"{what[0].upper()}{what[1:]} is down.",
                     "{{ if $labels.instance }}"
                     f"Prometheus has failed to scrape {what} at {{{{ $labels.instance }}}}"
@@ -318,11 +331,12 @@ class _Alerts:
                 f"> {_num(seconds(stale_after))}",
                 for_.evaluation_stale,
                 "high",
-                "overview",
+                "self",
                 f"No evaluation has run for {stale_after}.",
                 "The last evaluation run of project {{ $labels.project }} was "
                 f"{{{{ $value | humanizeDuration }}}} ago (limit {stale_after}): "
                 "its quality gauges are stale.",
+                scope=("project",),
             )
         )
         max_age = self.p.index_backlog_max_age
@@ -332,7 +346,7 @@ class _Alerts:
                 f"max(metamon_index_backlog_oldest_age_seconds) > {_num(seconds(max_age))}",
                 for_.index_backlog,
                 "high",
-                "overview",
+                "self",
                 "Traces wait too long to be indexed into Elasticsearch.",
                 "The oldest trace waiting for Elasticsearch has waited {{ $value | humanizeDuration }} "
                 f"(limit {max_age}) for {for_.index_backlog}: search and the review queue lag behind.",
@@ -372,10 +386,11 @@ class _Alerts:
                 f"max by (project) (metamon_review_queue_traces) > {lv.review_backlog_traces}",
                 for_.review_backlog,
                 "medium",
-                "overview",
+                "review",
                 "The expert review queue is backing up.",
                 "{{ $value }} traces of project {{ $labels.project }} wait for expert review "
                 f"(limit {lv.review_backlog_traces}) for {for_.review_backlog}.",
+                scope=("project",),
             )
         )
         return rules
@@ -397,7 +412,7 @@ class _Alerts:
                 f"> {_num(slo.min_requests_per_second)}",
                 profile.for_,
                 "high",
-                "overview",
+                "self",
                 f"The metamon API is slower than its {p} objective of {_num(slo.seconds * 1000)} ms.",
                 f"The {p} latency of the metamon API's {{{{ $labels.route }}}} requests is "
                 f"{{{{ $value | humanizeDuration }}}} over {profile.window}, above "

@@ -1,19 +1,17 @@
-"""metamon-overview: what an SRE opens first. Traffic, errors, latency, cost, quality at a glance, open
-alerts and the health of metamon's own pipeline."""
+"""metamon-overview: what an SRE opens first. Traffic, errors, latency, cost, quality at a glance and open
+alerts (metamon's own health is metamon-self)."""
 
 from metamon.monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
 from metamon.monitoring.dashboards.uids import UIDS
 
 APP_WIDE = f'{SCOPE}, model="all", domain="all"'
-# The API's own routes, without its /metrics scrapes and unknown paths.
-API_ROUTES = 'job="metamon-api", route!~"/metrics|unmatched"'
 
 
 def build():
     dashboard = base(
         UIDS["overview"],
         "metamon / Overview",
-        "Traffic, errors, latency, cost and quality of the LLM apps metamon watches, and metamon's own health.",
+        "Traffic, errors, latency, cost and quality of the LLM apps metamon watches, and their open alerts.",
         ["overview"],
     )
     panels = [
@@ -99,50 +97,6 @@ def build():
                 "{{app}} {{direction}}",
             ),
             min=0,
-        ),
-        timeseries_panel(
-            "metamon pipeline",
-            "Traces waiting for the search index, and the oldest one's age: what an Elasticsearch outage leaves.",
-            "short",
-            promql("sum(metamon_index_backlog_traces)", "traces to index"),
-            promql("max(metamon_index_backlog_oldest_age_seconds)", "oldest (s)"),
-            min=0,
-            span=12,
-        ),
-        timeseries_panel(
-            "metamon API latency p95 by route",
-            "The API's own 95th percentile latency per route template (alert above 200 ms: MetamonApiLatencyHigh).",
-            "s",
-            promql(
-                f"histogram_quantile(0.95, sum by (route, le) "
-                f"(rate(metamon_api_request_duration_seconds_bucket{{{API_ROUTES}}}[$__rate_interval])))",
-                "{{route}}",
-            ),
-            min=0,
-            span=12,
-        ),
-        timeseries_panel(
-            "metamon API load",
-            "Requests per second, requests in flight, requests shed with 503 (at the in-flight limit), "
-            "database connections in use and their limit, summed over the API's workers.",
-            "short",
-            promql(f"sum(rate(metamon_api_requests_total{{{API_ROUTES}}}[$__rate_interval]))", "requests/s"),
-            promql(f"sum(metamon_api_requests_in_flight{{{API_ROUTES}}})", "in flight"),
-            # No series until a first request is shed.
-            promql("sum(rate(metamon_api_requests_shed_total[$__rate_interval])) or vector(0)", "shed/s"),
-            promql("sum(metamon_api_db_connections_in_use)", "connections in use"),
-            promql("sum(metamon_api_db_connections_max)", "connections max"),
-            min=0,
-            span=12,
-        ),
-        timeseries_panel(
-            "metamon components up",
-            "1 while Prometheus scrapes the metamon API and exporter; 0 pages MetamonApiDown or MetamonExporterDown.",
-            "bool",
-            promql('up{job=~"metamon-api|metamon-exporter"}', "{{job}}"),
-            min=0,
-            max=1,
-            span=12,
         ),
     ]
     for panel in panels:

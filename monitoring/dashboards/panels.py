@@ -1,14 +1,34 @@
 """What every metamon dashboard is built from: the datasource and scope variables, and panel helpers that
 take a unit and a description, so that no panel can be made without them."""
 
-from grafana_foundation_sdk.builders import dashboard, elasticsearch, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import (
+    barchart,
+    bargauge,
+    dashboard,
+    elasticsearch,
+    piechart,
+    prometheus,
+    stat,
+    table,
+    timeseries,
+)
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
     DataSourceRef,
+    DynamicConfigValue,
+    VariableHide,
     VariableOption,
     VariableRefresh,
     VariableSort,
+)
+
+from metamon.monitoring.dashboards.actions import (
+    API_SERVER_DEFAULT,
+    API_SERVER_VARIABLE,
+    API_URL_DEFAULT,
+    API_URL_VARIABLE,
 )
 
 # Datasource variables: a dashboard works with whichever datasource of the type the viewer picks; the
@@ -23,6 +43,8 @@ DEFAULT_UIDS = {
 }
 # Scope of the Prometheus panels, chosen from the exporter's own labels.
 SCOPE = 'project="$project", app=~"$app"'
+# The API's own routes (its HTTP metrics), without its /metrics scrapes and unknown paths.
+API_ROUTES = 'job="metamon-api", route!~"/metrics|unmatched"'
 
 
 def datasource_variable(name: str, plugin: str, label: str) -> dashboard.DatasourceVariable:
@@ -72,8 +94,29 @@ def base(uid: str, title: str, description: str, tags: list[str], datasources=()
         .refresh("1m")
         .timezone("browser")
         .with_variable(datasource_variable("datasource", "prometheus", "Prometheus"))
+        # Every metamon dashboard links to the others, keeping the time range and the variables.
+        .link(
+            dashboard.DashboardLink("metamon")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags(["metamon"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
     )
-    for variable in [datasource_variable(*d) for d in datasources] + scope_variables():
+    api_urls = [
+        textbox_variable(
+            API_URL_VARIABLE, "metamon API", API_URL_DEFAULT, "The API's address as the viewer's browser reaches it."
+        ),
+        textbox_variable(
+            API_SERVER_VARIABLE,
+            "metamon API (from Grafana)",
+            API_SERVER_DEFAULT,
+            "The API's address as Grafana's server reaches it: where actions go, through the metamon-api "
+            "datasource, which must allow this host.",
+        ).hide(VariableHide.HIDE_VARIABLE),
+    ]
+    for variable in [datasource_variable(*d) for d in datasources] + scope_variables() + api_urls:
         built = built.with_variable(variable)
     return built
 
@@ -123,8 +166,89 @@ def stat_panel(title: str, description: str, unit: str, query, *, span: int = 4)
     return _single_query_panel(stat, title, description, unit, query, span, 4)
 
 
-def table_panel(title: str, description: str, unit: str, query, *, span: int = 24) -> table.Panel:
-    return _single_query_panel(table, title, description, unit, query, span, 9)
+def table_panel(title: str, description: str, unit: str, query, *, span: int = 24, height: int = 9) -> table.Panel:
+    return _single_query_panel(table, title, description, unit, query, span, height)
+
+
+def barchart_panel(title: str, description: str, unit: str, query, *, span: int = 12) -> barchart.Panel:
+    return _single_query_panel(barchart, title, description, unit, query, span, 8)
+
+
+def bargauge_panel(title: str, description: str, unit: str, query, *, span: int = 12) -> bargauge.Panel:
+    return _single_query_panel(bargauge, title, description, unit, query, span, 8)
+
+
+def piechart_panel(title: str, description: str, unit: str, query, *, span: int = 8) -> piechart.Panel:
+    return _single_query_panel(piechart, title, description, unit, query, span, 8)
+
+
+def column(panel, *names: str, **properties):
+    """Set field options of columns (fields) by name: their unit, data links (`links`), `actions`."""
+    for name in names:
+        panel = panel.override_by_name(name, [DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()])
+    return panel
+
+
+def data_link(title: str, url: str) -> dict:
+    return {"title": title, "url": url, "targetBlank": True}
+
+
+def custom_variable(name: str, label: str, values, *, default: str | None = None) -> dashboard.CustomVariable:
+    """A fixed choice; several may be picked, All (every value) by default unless `default` names one."""
+    variable = (
+        dashboard.CustomVariable(name)
+        .label(label)
+        .values(",".join(values))
+        .multi(default is None)
+        .include_all(default is None)
+    )
+    if default is None:
+        return variable.current(VariableOption(selected=True, text="All", value="$__all"))
+    return variable.current(VariableOption(selected=True, text=default, value=default))
+
+
+def sql_variable(name: str, label: str, sql: str, *, multi: bool = True, hide: bool = False):
+    """Choices from PostgreSQL (`__value`/`__text` columns, or one column); All by default when multi."""
+    variable = (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(POSTGRES)
+        .query(" ".join(sql.split()))
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+    )
+    if hide:
+        variable = variable.hide(VariableHide.HIDE_VARIABLE)
+    if multi:
+        variable = variable.multi(True).include_all(True).current(
+            VariableOption(selected=True, text="All", value="$__all")
+        )
+    return variable
+
+
+def terms_variable(name: str, label: str, field: str, *, all_value: str = "*"):
+    """Choices from the values of an Elasticsearch keyword field, All (`all_value`, raw Lucene) by default."""
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(ELASTICSEARCH)
+        .query(f'{{"find": "terms", "field": "{field}", "size": 100}}')
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(all_value)
+        .current(VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def textbox_variable(name: str, label: str, default: str, description: str) -> dashboard.TextBoxVariable:
+    return (
+        dashboard.TextBoxVariable(name)
+        .label(label)
+        .description(description)
+        .default_value(default)
+        .current(VariableOption(selected=True, text=default, value=default))
+    )
 
 
 class SqlTarget(cogvariants.Dataquery):

@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from metamon.monitoring.alerting.rules import fact_accuracy_baseline_record
 from metamon.monitoring.alerting.thresholds import load_thresholds
 from metamon.monitoring.catalogue import MEASURE, MEASURES
+from metamon.monitoring.dashboards.annotations import rollouts
 from metamon.monitoring.dashboards.panels import (
     SCOPE,
     base,
@@ -29,7 +30,9 @@ def build():
         "metamon / Quality",
         "Evaluation results of the latest windows per app, model and domain, evaluator failures and anomalies.",
         ["quality"],
+        datasources=[("postgres", "grafana-postgresql-datasource", "PostgreSQL")],
     )
+    dashboard = dashboard.annotation(rollouts())
     dashboard = dashboard.with_row(dash.Row("Latest evaluation window, app-wide"))
     for measure in RATIOS:
         dashboard = dashboard.with_panel(

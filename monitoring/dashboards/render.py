@@ -5,11 +5,11 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from metamon.monitoring.dashboards import overview, quality, slo, workflow
+from metamon.monitoring.dashboards import alerts, overview, proposals, quality, review, self_monitoring, slo, traces
 
 # Relative to the config folder the generator runs in (a checkout).
 DASHBOARDS_DIR = Path("grafana") / "dashboards"
-MODULES = (overview, quality, slo, workflow)
+MODULES = (overview, quality, slo, alerts, proposals, traces, review, self_monitoring)
 
 
 def rendered() -> dict[str, str]:

@@ -3,6 +3,7 @@ use (objective and burn-rate factors from monitoring/alerting/thresholds.yaml)."
 
 from metamon.monitoring.alerting.rules import errors_ratio_record, sla_violations_ratio_record
 from metamon.monitoring.alerting.thresholds import load_thresholds
+from metamon.monitoring.dashboards.annotations import rollouts
 from metamon.monitoring.dashboards.panels import SCOPE, base, promql, stat_panel, timeseries_panel
 from metamon.monitoring.dashboards.uids import UIDS
 
@@ -20,7 +21,9 @@ def build():
         f"over the alert windows (critical at {slo.burn_rates.critical}x, high at {slo.burn_rates.high}x) and "
         "the error ratio.",
         ["slo"],
+        datasources=[("postgres", "grafana-postgresql-datasource", "PostgreSQL")],
     )
+    dashboard = dashboard.annotation(rollouts())
     dashboard = (
         dashboard.with_panel(
             stat_panel(

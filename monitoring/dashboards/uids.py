@@ -5,5 +5,9 @@ UIDS = {
     "overview": "metamon-overview",
     "quality": "metamon-quality",
     "slo": "metamon-slo",
-    "workflow": "metamon-workflow",
+    "alerts": "metamon-alerts",
+    "proposals": "metamon-proposals",
+    "traces": "metamon-traces",
+    "review": "metamon-review",
+    "self": "metamon-self",
 }

@@ -57,6 +57,8 @@ def trace_document(
             for span in spans
         ],
         "span_count": len(spans),
+        # Keyword, so a Lucene query (Grafana's trace explorer) can filter on it; evaluations is nested.
+        "evaluators_failed": sorted({e.evaluator for e in evaluations if e.passed is False}),
         "scores": {e.evaluator: e.score for e in evaluations if e.score is not None},
         "evaluations": [
             {

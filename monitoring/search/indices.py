@@ -30,7 +30,13 @@ def template_body(settings: Settings) -> dict:
 
 def ensure_indices(es: Elasticsearch, settings: Settings) -> None:
     """Install the template and this month's index, so the alias always exists for searches."""
-    es.indices.put_index_template(name=settings.traces_index_alias, **template_body(settings))
+    body = template_body(settings)
+    es.indices.put_index_template(name=settings.traces_index_alias, **body)
+    # Indices made by an older template get the fields added since (their mappings are strict).
+    if trace_indices(es, settings):
+        es.indices.put_mapping(
+            index=f"{settings.traces_index_alias}-*", properties=body["template"]["mappings"]["properties"]
+        )
     current = index_name(settings, datetime.now(UTC))
     if not es.indices.exists(index=current):
         es.options(ignore_status=400).indices.create(index=current)  # 400: created meanwhile

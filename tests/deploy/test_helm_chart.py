@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from metamon.monitoring.dashboards.actions import API_DATASOURCE_UID, API_SERVER_DEFAULT
 from tests.paths import CHECKOUT
 
 CHART = CHECKOUT / "deploy" / "helm" / "metamon"
@@ -119,14 +120,34 @@ def test_the_alertmanager_config_routes_metamon_alerts_to_the_webhook_with_the_t
     assert spec["route"]["receiver"] == receiver["name"]
 
 
+API_SERVICE = "http://metamon-api.llm.svc:8000"
+
+
 def test_each_dashboard_is_a_config_map_for_the_grafana_sidecar_equal_to_the_generated_json(rendered):
+    """The same dashboards, their actions sent to the API's Service instead of compose's host."""
     maps = {n: doc for (kind, n), doc in rendered.items() if kind == "ConfigMap" and "dashboard" in n}
     files = sorted((CHECKOUT / "grafana" / "dashboards").glob("*.json"))
     assert len(maps) == len(files)
     for path in files:
         (doc,) = [d for d in maps.values() if path.name in d["data"]]
         assert doc["metadata"]["labels"]["grafana_dashboard"] == "1"
-        assert json.loads(doc["data"][path.name]) == json.loads(path.read_text())
+        generated = path.read_text().replace(f'"{API_SERVER_DEFAULT}"', f'"{API_SERVICE}"')
+        assert json.loads(doc["data"][path.name]) == json.loads(generated)
+        variables = {v["name"]: v for v in json.loads(doc["data"][path.name])["templating"]["list"]}
+        assert variables["api_server_url"]["query"] == API_SERVICE
+
+
+def test_the_actions_datasource_is_the_provisioned_one_allowed_only_the_api_service(rendered):
+    provisioned = yaml.safe_load((CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml").read_text())
+    expected = next(d for d in provisioned["datasources"] if d["uid"] == API_DATASOURCE_UID)
+    doc = rendered["ConfigMap", "metamon-grafana-datasource"]
+    assert doc["metadata"]["labels"]["grafana_datasource"] == "1"
+    (datasource,) = yaml.safe_load(doc["data"]["metamon-api.yaml"])["datasources"]
+    assert datasource["jsonData"]["allowedHosts"] == [API_SERVICE]
+    assert datasource["secureJsonData"] == {"bearerToken": "$METAMON_GRAFANA_API_KEY"}  # from Grafana's env
+    for key in ("name", "uid", "type"):
+        assert datasource[key] == expected[key]
+    assert datasource["jsonData"]["auth_method"] == expected["jsonData"]["auth_method"]
 
 
 def test_the_ha_values_run_several_of_each_and_spread_the_api():

@@ -153,6 +153,15 @@ def alert_stats(session: SessionDep, principal: Reader) -> dict:
     }
 
 
+@router.get("/{alert_id}")
+def get_alert(alert_id: uuid.UUID, session: SessionDep, principal: Reader) -> dict:
+    """One alert, as the list shows it; 404 when the key's project cannot see it."""
+    alert = session.scalar(select(MonitoringAlert).where(MonitoringAlert.id == alert_id, _visible(principal)))
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    return alert_json(alert)
+
+
 class Actor(BaseModel):
     by: str = Field(min_length=1, max_length=200, description="Who does it.")
 

@@ -1,5 +1,6 @@
-"""`POST /api/v1/traces`: a batch of traces, stored all-or-nothing and queued for indexing."""
+"""`POST /api/v1/traces`: a batch of traces, stored all-or-nothing and queued for indexing; `GET` one."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -8,10 +9,13 @@ from starlette.concurrency import run_in_threadpool
 
 from metamon.monitoring.api.body import read_body
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.db.models import Trace
 from metamon.monitoring.ingest.schemas import IngestedTrace, IngestResult, TraceBatch
 from metamon.monitoring.ingest.writer import ingest_batch
+from metamon.monitoring.search.indexer import load_documents
 
 router = APIRouter(prefix="/traces", tags=["traces"])
+Reader = Annotated[Principal, Depends(require_scope("read"))]
 
 
 def item_errors(exc: ValidationError) -> list[dict]:
@@ -65,3 +69,15 @@ async def ingest_traces(
     return IngestResult(
         accepted=len(stored), traces=[IngestedTrace(id=ext, trace_id=str(tid)) for ext, tid in stored]
     )
+
+
+@router.get("/{trace_id}")
+def get_trace(trace_id: uuid.UUID, session: SessionDep, settings: SettingsDep, principal: Reader) -> dict:
+    """One trace of the key's project in full, from PostgreSQL: the document the search index holds
+    (spans, evaluator scores and verdicts, expert labels)."""
+    trace = session.get(Trace, trace_id)
+    if trace is None or trace.project_id != principal.project_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such trace")
+    document = load_documents(session, settings, [trace_id])[0]["_source"]
+    document.pop("indexed_at")
+    return document

@@ -170,7 +170,12 @@ def test_every_alert_is_named_labelled_and_annotated(profile):
         assert annotations["summary"] and "{{" not in annotations["summary"], name
         assert "{{ $labels." in annotations["description"] or "{{ $value" in annotations["description"], name
         assert annotations["runbook_url"] == f"{links.runbook}#{name.lower()}"
-        assert annotations["dashboard_url"] in dashboards, name
+        dashboard, _, variables = annotations["dashboard_url"].partition("?")
+        assert dashboard in dashboards, name
+        # A link that opens on the alert's project (and app) needs the alert to keep those labels.
+        for variable in filter(None, variables.split("&")):
+            label = re.fullmatch(r"var-(\w+)=\{\{ \$labels\.(\w+) \| urlquery \}\}", variable)
+            assert label and label[1] == label[2] and f"{label[1]}" in rule["expr"], (name, variable)
         if group in SCOPED_GROUPS:
             assert "by (project, app" in rule["expr"] or rule["expr"].startswith("project_app:"), name
             # Research maps an alert to its metric by this label alone.

@@ -83,3 +83,8 @@ volumes:
   - name: tmp
     emptyDir: {}
 {{- end -}}
+
+{{/* The API as Grafana's server reaches it in the cluster: where the dashboards' actions go. */}}
+{{- define "metamon.apiServiceUrl" -}}
+http://{{ include "metamon.fullname" . }}-api.{{ .Release.Namespace }}.svc:{{ .Values.api.port }}
+{{- end }}

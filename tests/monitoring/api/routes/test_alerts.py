@@ -129,3 +129,15 @@ def test_list_filter_acknowledge_resolve_and_stats(client, hook, make_key):
     assert stats["mean_time_to_resolve_seconds"] > 0
     paged = client.get("/api/v1/alerts?limit=1", headers=headers).json()
     assert len(paged["items"]) == 1 and paged["total"] >= 2
+
+
+def test_one_alert_by_id_as_the_list_shows_it_and_only_to_its_project(client, hook, make_key):
+    headers = make_key("alerts-4", scopes=("read",))
+    client.post("/api/v1/alerts/webhook", json=notification(alert("fp-id1", project="alerts-4")), headers=hook)
+    listed = client.get("/api/v1/alerts?alertname=MetamonFactAccuracyLow", headers=headers).json()["items"]
+    (mine,) = [a for a in listed if a["fingerprint"] == "fp-id1"]
+    found = client.get(f"/api/v1/alerts/{mine['id']}", headers=headers)
+    assert found.status_code == 200 and found.json() == mine
+    stranger = make_key("alerts-5", scopes=("read",))
+    assert client.get(f"/api/v1/alerts/{mine['id']}", headers=stranger).status_code == 404
+    assert client.get("/api/v1/alerts/not-a-uuid", headers=headers).status_code == 422

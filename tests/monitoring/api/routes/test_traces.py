@@ -185,3 +185,26 @@ def test_text_postgresql_cannot_store_gets_422_and_nothing_is_written(client, ma
     assert resp.status_code == 422
     assert "NUL" in resp.json()["detail"]
     assert count(database_url, Trace, "ingest-9") == 0
+
+
+def test_one_trace_by_id_is_its_full_document_and_only_for_its_project(client, make_key, database_url):
+    headers = make_key("traces-by-id", scopes=("ingest", "read"))
+    span = {"span_id": "s1", "name": "retrieve", "kind": "retrieval", "start_time": "2026-11-20T10:00:00Z"}
+    body = {"traces": [trace(1, spans=[span])]}
+    assert client.post("/api/v1/traces", json=body, headers=headers).status_code == 200
+    with session_scope(database_url) as session:
+        trace_id = session.scalar(
+            select(Trace.id).join(Project).where(Project.slug == "traces-by-id", Trace.external_id == "t-1")
+        )
+    found = client.get(f"/api/v1/traces/{trace_id}", headers=headers)
+    assert found.status_code == 200, found.text
+    document = found.json()
+    assert document["trace_id"] == str(trace_id) and document["external_id"] == "t-1"
+    assert document["input"] == "question 1" and document["context_sources"] == ["kb-1"]
+    assert [s["name"] for s in document["spans"]] == ["retrieve"] and document["labels"] == []
+    assert "indexed_at" not in document
+    stranger = make_key("traces-by-id-other", scopes=("read",))
+    assert client.get(f"/api/v1/traces/{trace_id}", headers=stranger).status_code == 404
+    assert client.get("/api/v1/traces/00000000-0000-0000-0000-000000000000", headers=headers).status_code == 404
+    ingest_only = make_key("traces-by-id", scopes=("ingest",))
+    assert client.get(f"/api/v1/traces/{trace_id}", headers=ingest_only).status_code == 403
