@@ -88,16 +88,18 @@ def test_panels_show_the_backends_own_numbers(rendered_previews, settings, es):
     scraped, results = rendered_previews
     # PostgreSQL: the alerts table has every alert of the project in the range, as the database counts.
     with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        (project_id,) = conn.execute("SELECT id FROM projects WHERE slug = %s", (PROJECT,)).fetchone()
         (alerts,) = conn.execute(
             "SELECT count(*) FROM monitoring_alerts a JOIN projects p ON p.id = a.project_id"
             " WHERE p.slug = %s AND a.starts_at > now() - interval '30 minutes'",
             (PROJECT,),
         ).fetchone()
     assert alerts >= 1
-    assert _panel(results, "metamon-workflow", "Alerts").drawn["of"] == alerts
-    # Elasticsearch: the histogram of indexed traces adds up to the documents of the alias in the range.
-    indexed = _panel(results, "metamon-workflow", "Indexed traces")
-    body = {"query": {"range": {"timestamp": {"gte": "now-30m"}}}}
+    assert _panel(results, "metamon-alerts", "Alerts").drawn["of"] == alerts
+    # Elasticsearch: traces over time by model add up to the project's documents in the range.
+    indexed = _panel(results, "metamon-traces", "Traces over time by model")
+    in_range = [{"range": {"timestamp": {"gte": "now-30m"}}}, {"term": {"project_id": str(project_id)}}]
+    body = {"query": {"bool": {"filter": in_range}}}
     total = es.count(index=settings.traces_index_alias, **body)["count"]
     assert total > 0
     assert sum(v for s in indexed.answer.series for v in s.values if v) == total

@@ -51,7 +51,7 @@ def test_downgrading_revokes_the_grants_and_upgrading_restores_them(empty_databa
     migrate.upgrade(empty_database)
     assert as_grafana(empty_database, "SELECT count(*) FROM projects") == [(0,)]
     assert as_grafana(empty_database, "SELECT count(*) FROM audit_log") == [(0,)]
-    migrate.downgrade(empty_database, "0008")
+    migrate.downgrade(empty_database, "0009")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         as_grafana(empty_database, "SELECT count(*) FROM audit_log")
     assert as_grafana(empty_database, "SELECT count(*) FROM projects") == [(0,)]
