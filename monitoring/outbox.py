@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from metamon.monitoring.db.base import among
 from metamon.monitoring.db.models import IndexDeadLetter, Outbox
 
 ERROR_LIMIT = 2000  # characters of an error kept on a row
@@ -66,19 +67,39 @@ def backlog(session: Session, topic: str = TRACE_INDEX) -> Backlog:
     return Backlog(rows=rows, traces=int(traces), oldest_age_seconds=max(age, 0.0))
 
 
-def claim(session: Session, topic: str, limit: int) -> list[Outbox]:
-    """Pending rows of `topic` that are due, locked for this transaction; other workers skip them."""
+def claim(session: Session, topic: str, limit: int, after_id: int = 0) -> list[Outbox]:
+    """Pending rows of `topic` that are due (past `after_id`), locked for this transaction; other
+    workers skip them."""
     return list(
         session.scalars(
             select(Outbox)
             .where(
-                Outbox.topic == topic, Outbox.processed_at.is_(None), Outbox.available_at <= datetime.now(UTC)
+                Outbox.topic == topic,
+                Outbox.processed_at.is_(None),
+                Outbox.available_at <= datetime.now(UTC),
+                Outbox.id > after_id,
             )
             .order_by(Outbox.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
+
+
+def claim_traces(session: Session, max_rows: int, max_traces: int) -> list[Outbox]:
+    """Pending `trace.index` rows, one at a time until they hold `max_traces` traces (always at least
+    one row): an export of 512 spans is one row, so a fixed row count would let one indexer take the
+    whole backlog while the others wait."""
+    rows: list[Outbox] = []
+    traces = 0
+    while len(rows) < max_rows and traces < max_traces:
+        # Rows this transaction locked are not skipped by SKIP LOCKED: claim past the last one.
+        row = claim(session, TRACE_INDEX, 1, after_id=rows[-1].id if rows else 0)
+        if not row:
+            break
+        rows += row
+        traces += len(row[0].payload.get("trace_ids", []))
+    return rows
 
 
 def _delay(attempts: int, max_seconds: float) -> timedelta:
@@ -136,7 +157,7 @@ def dead_letter(session: Session, refusals: list[Refusal]) -> None:
 def clear_dead_letters(session: Session, trace_ids: list[uuid.UUID]) -> None:
     """Indexed at last (re-sent with better content, or retried): no longer a dead letter."""
     if trace_ids:
-        session.execute(delete(IndexDeadLetter).where(IndexDeadLetter.trace_id.in_(trace_ids)))
+        session.execute(delete(IndexDeadLetter).where(among(IndexDeadLetter.trace_id, trace_ids)))
 
 
 def dead_letters(session: Session, project_id: uuid.UUID | None = None, limit: int = 100) -> list:

@@ -135,8 +135,14 @@ class Settings(BaseSettings):
     # (`total_relation: "gte"`), which lets Elasticsearch skip non-competitive documents.
     search_exact_total_up_to: int = 10_000
     # The indexer drains the outbox in batches; failures back off exponentially up to the cap.
-    # Outbox rows one indexer pass claims; an ingest batch is one row, a label change is one row.
+    # Outbox rows one indexer pass claims at most; an ingest batch is one row, a label change is one row.
     indexer_claim_rows: int = 20
+    # Traces one pass claims (at least one row): small enough that several indexers share a backlog.
+    indexer_claim_traces: int = 2000
+    # Documents per bulk request; the next request's documents are loaded while one is in flight.
+    indexer_bulk_documents: int = 500
+    # A bulk request slower than this fails, and only its documents (and those after) retry later.
+    indexer_bulk_timeout_seconds: float = 60.0
     indexer_poll_seconds: float = 0.5
     indexer_max_backoff_seconds: float = 60.0
 

@@ -2,30 +2,34 @@
 
 Workers claim rows with FOR UPDATE SKIP LOCKED, so any number of them can run side by side. The
 document id is the trace id, so indexing twice overwrites: a trace is in the index exactly once.
-When Elasticsearch fails, the rows stay pending and come back after an exponential back-off. When it
-refuses single documents, only those are held back: a refusal for what the document holds (4xx, say a
-mapping error) makes it a dead letter with Elasticsearch's reason, a refusal for load (429, 5xx) queues
-it again after a back-off; the rest of the group is indexed and its rows are done.
+A pass claims rows up to a number of traces and sends their documents in bulk requests of a fixed
+size, loading the next request's documents from PostgreSQL while one is in flight.
+When Elasticsearch fails before any request succeeded, the rows stay pending and come back after an
+exponential back-off; when a later request fails, only its traces and the ones after them are queued
+again (with the back-off), and the rest of the group is done. When Elasticsearch refuses single
+documents, only those are held back: a refusal for what the document holds (4xx, say a mapping error)
+makes it a dead letter with Elasticsearch's reason, a refusal for load (429, 5xx) queues it again after
+a back-off.
 """
 
 import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch, helpers
-from sqlalchemy import ARRAY, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from metamon.monitoring.db.base import among
 from metamon.monitoring.db.models import ReviewLabel, Span, Trace, TraceEvaluation
 from metamon.monitoring.outbox import (
     ERROR_LIMIT,
-    TRACE_INDEX,
     Refusal,
     back_off,
-    claim,
+    claim_traces,
     clear_dead_letters,
     dead_letter,
     enqueue_trace_index,
@@ -52,12 +56,6 @@ def _group_by_trace(rows) -> dict[uuid.UUID, list]:
     return grouped
 
 
-def _among(column, ids: list[uuid.UUID]):
-    """`column = ANY(:ids)` with one array parameter: an IN list of thousands of ids costs more to
-    render and parse than the query costs to run."""
-    return column == any_(bindparam("ids", ids, type_=ARRAY(PG_UUID(as_uuid=True))))
-
-
 # Plain rows, not ORM objects: building thousands of instances per batch costs more than the query.
 _TRACE_COLUMNS = [c.label("metadata_") if c.name == "metadata" else c for c in Trace.__table__.columns]
 # What a document holds of a span (not its attributes: decoding them cost more than the rest).
@@ -65,17 +63,17 @@ _SPAN_COLUMNS = [Span.trace_id, Span.span_id, Span.name, Span.kind, Span.status,
 
 
 def load_documents(session: Session, settings: Settings, trace_ids: list[uuid.UUID]) -> list[dict]:
-    traces = session.execute(select(*_TRACE_COLUMNS).where(_among(Trace.__table__.c.id, trace_ids))).all()
+    traces = session.execute(select(*_TRACE_COLUMNS).where(among(Trace.__table__.c.id, trace_ids))).all()
     spans = _group_by_trace(
         session.execute(
-            select(*_SPAN_COLUMNS).where(_among(Span.trace_id, trace_ids)).order_by(Span.start_time)
+            select(*_SPAN_COLUMNS).where(among(Span.trace_id, trace_ids)).order_by(Span.start_time)
         ).all()
     )
     evals = _group_by_trace(
-        session.scalars(select(TraceEvaluation).where(_among(TraceEvaluation.trace_id, trace_ids)))
+        session.scalars(select(TraceEvaluation).where(among(TraceEvaluation.trace_id, trace_ids)))
     )
     labels = _group_by_trace(
-        session.scalars(select(ReviewLabel).where(_among(ReviewLabel.trace_id, trace_ids)))
+        session.scalars(select(ReviewLabel).where(among(ReviewLabel.trace_id, trace_ids)))
     )
     return [
         {
@@ -96,16 +94,14 @@ def _reason(error: dict | str) -> str:
     return f"{text} (caused by {_reason(error['caused_by'])})" if error.get("caused_by") else text
 
 
-def _refusals(errors: list[dict], actions: list[dict]) -> list[Refusal]:
-    """The bulk response's per-document errors, each with its trace's project."""
-    projects = {a["_id"]: a["_source"]["project_id"] for a in actions}
+def _refusals(errors: list[dict], projects: dict[uuid.UUID, uuid.UUID]) -> list[Refusal]:
+    """The bulk responses' per-document errors, each with its trace's project."""
     refusals = []
     for error in errors:
         item = next(iter(error.values()))
         reason = _reason(item.get("error", {}))[:ERROR_LIMIT]
-        refusals.append(
-            Refusal(uuid.UUID(item["_id"]), uuid.UUID(projects[item["_id"]]), item["status"], reason)
-        )
+        trace_id = uuid.UUID(item["_id"])
+        refusals.append(Refusal(trace_id, projects[trace_id], item["status"], reason))
     return refusals
 
 
@@ -113,47 +109,94 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
+@dataclass
+class _Sent:
+    """What the bulk requests of one pass did."""
+
+    indexed: list[str] = field(default_factory=list)  # document ids Elasticsearch took or refused
+    errors: list[dict] = field(default_factory=list)  # per-document refusals
+    unsent: list[uuid.UUID] = field(default_factory=list)  # traces of the failed request and after
+    failure: Exception | None = None
+
+
+def _bulk(es: Elasticsearch, settings: Settings, actions: list[dict]) -> list[dict]:
+    client = es.options(request_timeout=settings.indexer_bulk_timeout_seconds)
+    _, errors = helpers.bulk(
+        client, actions, chunk_size=settings.indexer_bulk_documents, raise_on_error=False, refresh=False
+    )
+    return errors
+
+
+def _send(session: Session, settings: Settings, es: Elasticsearch, trace_ids: list[uuid.UUID]) -> _Sent:
+    """Bulk requests of `indexer_bulk_documents`, one in flight while the next one's documents load,
+    so PostgreSQL, this process and Elasticsearch work at the same time. Stops at the first failure."""
+    size = settings.indexer_bulk_documents
+    chunks = [trace_ids[i : i + size] for i in range(0, len(trace_ids), size)]
+    sent = _Sent()
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = None
+        for k, chunk in enumerate([*chunks, None]):
+            actions = load_documents(session, settings, chunk) if chunk else []
+            if in_flight is not None:
+                flying_chunk, flying_actions, future = in_flight
+                try:
+                    sent.errors += future.result()
+                except Exception as exc:  # Elasticsearch down, slow or refusing the request
+                    sent.failure = exc
+                    sent.unsent = flying_chunk + [t for c in chunks[k:] for t in c]
+                    return sent
+                sent.indexed += [a["_id"] for a in flying_actions]
+            in_flight = (chunk, actions, pool.submit(_bulk, es, settings, actions)) if actions else None
+    return sent
+
+
 def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
     """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
     with sessions() as session, session.begin():
-        rows = claim(session, TRACE_INDEX, settings.indexer_claim_rows)
+        rows = claim_traces(session, settings.indexer_claim_rows, settings.indexer_claim_traces)
         if not rows:
             return DrainResult(0, 0, failed=False)
-        trace_ids = list({uuid.UUID(t) for row in rows for t in row.payload.get("trace_ids", [])})
-        try:
-            actions = load_documents(session, settings, trace_ids)
-            _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
-        except Exception as exc:  # Elasticsearch down or refusing the request: keep the rows, retry later
-            back_off(rows, exc, settings.indexer_max_backoff_seconds)
+        projects = {  # trace id -> project: an index row's aggregate is its project
+            uuid.UUID(t): uuid.UUID(row.aggregate_id)
+            for row in rows
+            for t in row.payload.get("trace_ids", [])
+        }
+        sent = _send(session, settings, es, list(projects))
+        if sent.failure is not None and not sent.indexed:  # nothing done: keep the rows, retry later
+            back_off(rows, sent.failure, settings.indexer_max_backoff_seconds)
             log.warning(
-                "indexing failed; %d outbox rows back off", len(rows), extra={"error": str(exc)[:500]}
+                "indexing failed; %d outbox rows back off",
+                len(rows),
+                extra={"error": str(sent.failure)[:500]},
             )
             return DrainResult(len(rows), 0, failed=True)
-        refusals = _refusals(errors, actions)
-        later = [r for r in refusals if _retryable(r.status)]
+        refusals = _refusals(sent.errors, projects)
+        later = [(r.trace_id, r.reason) for r in refusals if _retryable(r.status)]
+        later += [(t, f"{type(sent.failure).__name__}: {sent.failure}") for t in sent.unsent]
         dead = [r for r in refusals if not _retryable(r.status)]
         dead_letter(session, dead)
         attempts = max(row.attempts for row in rows) + 1
-        for project in {r.project_id for r in later}:
+        for project in {projects[t] for t, _ in later}:
             enqueue_trace_index(
                 session,
                 project,
-                [r.trace_id for r in later if r.project_id == project],
+                [t for t, _ in later if projects[t] == project],
                 attempts=attempts,
-                last_error=later[0].reason,
+                last_error=later[0][1][:ERROR_LIMIT],
                 max_backoff_seconds=settings.indexer_max_backoff_seconds,
             )
         refused = {str(r.trace_id) for r in refusals}
-        clear_dead_letters(session, [uuid.UUID(a["_id"]) for a in actions if a["_id"] not in refused])
-        if refusals:
+        clear_dead_letters(session, [uuid.UUID(i) for i in sent.indexed if i not in refused])
+        if refusals or sent.failure is not None:
             log.warning(
-                "Elasticsearch refused %d documents (%d dead-lettered)",
+                "Elasticsearch refused %d documents (%d dead-lettered); %d traces retry later",
                 len(refusals),
                 len(dead),
-                extra={"error": refusals[0].reason[:500]},
+                len(later),
+                extra={"error": (later[0][1] if later else refusals[0].reason)[:500]},
             )
         mark_done(session, rows)
-        return DrainResult(len(rows), len(actions) - len(refusals), failed=bool(later))
+        return DrainResult(len(rows), len(sent.indexed) - len(refusals), failed=bool(later))
 
 
 def drain(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> int:
