@@ -14,12 +14,13 @@ from metamon.monitoring.dashboards.deploy import (
     same_dashboard,
     same_datasource,
 )
+from metamon.monitoring.dashboards.actions import API_DATASOURCE_UID
 from metamon.monitoring.dashboards.panels import DEFAULT_UIDS
 from tests.conftest import free_port, run_metamon
 from tests.paths import CHECKOUT
 
 PROVISIONING = CHECKOUT / "grafana" / "provisioning"
-SECRET = {"METAMON_GRAFANA_DB_PASSWORD": "s3cret"}
+SECRET = {"METAMON_GRAFANA_DB_PASSWORD": "s3cret", "METAMON_GRAFANA_API_KEY": "mm_actions"}
 
 
 def test_the_datasources_sent_are_the_provisioned_ones_with_the_environment_expanded():
@@ -27,8 +28,8 @@ def test_the_datasources_sent_are_the_provisioned_ones_with_the_environment_expa
     env = SECRET | {"METAMON_PROMETHEUS_URL": "http://prom.internal:9090", "METAMON_POSTGRES_DB": "prod"}
     sent = plan(CHECKOUT, env).datasources
     assert [s["uid"] for s in sent] == [p["uid"] for p in provisioned]
-    # The dashboards' datasource variables default to exactly these uids.
-    assert {s["uid"] for s in sent} == set(DEFAULT_UIDS.values())
+    # The dashboards' datasource variables default to these uids; the actions go through the API's.
+    assert {s["uid"] for s in sent} == set(DEFAULT_UIDS.values()) | {API_DATASOURCE_UID}
     by_uid = {s["uid"]: s for s in sent}
     for source in provisioned:
         assert by_uid[source["uid"]].keys() == source.keys() - {"orgId", "version", "editable"}
