@@ -338,12 +338,20 @@ def _lower_edge(bucket: str) -> float:
     return float(found.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[found.group(2).lower()]
 
 
+# A bounded size range: '460-1300', '1k-4k', '1 to 4 KB'.
+SIZE_RANGE = re.compile(r"\d\s*[kKmM]?[bB]?\s*(?:-|–|to)\s*\d")
+
+
 def names(expected: str, terms: set[str]) -> bool:
-    """Whether `terms` contain the expected term; `dimension>=N` wants a size bucket starting at N or more."""
+    """Whether `terms` contain the expected term; `dimension>=N` wants every size from N bytes or more up
+    (`>=460`, `>4k`): a bounded range leaves the longer inputs, which fail as well, out of the cause."""
     if ">=" in expected:
         dimension, low = expected.split(">=")
         return any(
-            t.startswith(dimension + "=") and _lower_edge(t.split("=", 1)[1]) >= float(low) for t in terms
+            t.startswith(dimension + "=")
+            and _lower_edge(bucket := t.split("=", 1)[1]) >= float(low)
+            and not SIZE_RANGE.search(bucket)
+            for t in terms
         )
     return expected in terms
 
