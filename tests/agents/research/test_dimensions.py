@@ -210,7 +210,7 @@ def test_a_failing_tail_over_several_size_buckets_is_named_whole(db, settings):
         add_traces(db, project, start=BASELINE[0], end=BASELINE[1], n=50, failures=2, input_chars=chars)
     add_traces(db, project, start=WINDOW[0], end=WINDOW[1], n=600, failures=24, input_chars=150)
     for chars, n in ((1500, 120), (2500, 120), (4000, 60)):
-        add_traces(db, project, start=WINDOW[0], end=WINDOW[1], n=n, failures=n * 85 // 100, input_chars=chars)
+        add_traces(db, project, start=WINDOW[0], end=WINDOW[1], n=n, failures=n * 17 // 20, input_chars=chars)
 
     draft = run(db, settings, project)
 
