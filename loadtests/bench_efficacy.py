@@ -6,9 +6,12 @@
 For each scenario: a fresh project (its key from `metamon keys create`), a week of healthy, noisy
 history sent through `POST /api/v1/traces` with past timestamps, then the last hour with a fault that
 began 40 minutes ago (or none: the null scenario), `POST /api/v1/control/evaluate`, and the real
-Prometheus -> Alertmanager -> webhook -> worker path on the fast alerting profile. The benchmark reads
-`GET /api/v1/alerts` and `GET /api/v1/proposals/{id}` until every fault scenario has a proposal (or
-`--timeout`), and prints a table: the first alert and when it was stored (seconds after the fault's
+Prometheus -> Alertmanager -> webhook -> worker path on the fast alerting profile. Then the app stays
+live: its traffic keeps arriving (`live_per_second`, the fault still on, evaluated every
+EVALUATE_EVERY seconds as the scheduler would), so rate alerts see requests arrive and research revises
+its proposals as evidence grows. The benchmark reads `GET /api/v1/alerts` and `GET /api/v1/proposals/{id}`
+until every fault scenario's proposal is settled (a hit, or a typed change that is not provisional) or
+`--timeout`, and prints a table: the first alert and when it was stored (seconds after the fault's
 traces were sent), when the first proposal appeared, the top root cause, hit or miss, the confidence the
 proposal states ("-" when it states none) and the wrong confident proposals.
 
@@ -27,9 +30,10 @@ low) and it is not marked provisional; a typed change that states no confidence 
 confident (nothing tells the reader to doubt it, and a low-risk one can be auto-approved). An
 `investigate` proposal abstains: never a hit, never confident.
 
-Rate alerts (errors, latency) read counters that count at ingest time: when a selected scenario pages on
-one, the benchmark lets the history leave the fast profile's rate windows (RATE_WINDOW_PAUSE) before it
-sends the last hour, as live traffic would arrive. Backfills are the alert rules' tests' business.
+Rate alerts (errors, latency) read counters that count at ingest time: the week of history arrives
+more than `backfill_after_seconds` late and is counted apart; the last hour arrives at once, so the
+counters' series are born holding it and Prometheus sees no rate in it (a series' first sample is no
+increase): the live traffic after it is what the rate alerts see, as they would in production.
 """
 
 import argparse
@@ -83,7 +87,8 @@ class Scenario:
     effect: str
     rate: float
     onset_minutes: int
-    live_traces: int
+    live_traces: int  # in the last hour
+    live_per_second: float  # from then on
     # The root cause a right proposal names: each term a list of accepted spellings.
     expect: list[list[str]] = field(default_factory=list)
     traffic: dict = field(default_factory=dict)
@@ -109,10 +114,10 @@ FACTS = {
 }
 APP = "support-bot"
 BATCH = 500
-RATE_METRICS = {"latency", "error_ratio"}
-# The fast profile's longest rate window the alerts use (llm cost and the critical latency burn, 1m),
-# plus a few scrapes.
-RATE_WINDOW_PAUSE = 65.0
+# The live traffic: sent every LIVE_EVERY seconds, evaluated every EVALUATE_EVERY (the stack's scheduler
+# evaluates every minute; a loop of our own has none).
+LIVE_EVERY = 2.0
+EVALUATE_EVERY = 15.0
 # A stated confidence at or above this number counts as above low.
 CONFIDENT_AT = 0.5
 POLL_SECONDS = 1.0
@@ -236,25 +241,46 @@ def render_trace(i: int, p: dict, effects: set[str], rng: random.Random) -> dict
     return trace
 
 
+def request(scenario: Scenario, rng: random.Random, i: int, when: datetime, now: datetime) -> dict:
+    """Trace number `i` of a scenario's app, sent at `when` (the fault on from its onset before `now`)."""
+    mix = TRAFFIC | scenario.traffic
+    faulty = scenario.when is not None and when >= now - timedelta(minutes=scenario.onset_minutes)
+    p = profile(rng, mix | scenario.rollout if faulty else mix, when, now)
+    effects = {e for e, chance in HEALTHY.items() if rng.random() < chance}
+    if faulty and matches_fault(p, scenario.when) and rng.random() < scenario.rate:
+        effects.add(scenario.effect)
+    return render_trace(i, p, effects, rng)
+
+
 def traffic(scenario: Scenario, now: datetime, seed: int) -> tuple[list[dict], list[dict]]:
     """(the week of history, the last hour) of one scenario's app, in time order."""
     rng = random.Random(f"{seed}-{scenario.name}")
-    mix = TRAFFIC | scenario.traffic
-    onset = now - timedelta(minutes=scenario.onset_minutes)
     week_start, hour_start = now - timedelta(days=7), now - timedelta(hours=1)
     stamps = [week_start + (hour_start - week_start) * k / HISTORY_TRACES for k in range(HISTORY_TRACES)]
     stamps += [
         hour_start + (now - hour_start) * k / scenario.live_traces for k in range(scenario.live_traces)
     ]
-    traces = []
-    for i, when in enumerate(stamps):
-        faulty = scenario.when is not None and when >= onset
-        p = profile(rng, mix | scenario.rollout if faulty else mix, when, now)
-        effects = {e for e, chance in HEALTHY.items() if rng.random() < chance}
-        if faulty and matches_fault(p, scenario.when) and rng.random() < scenario.rate:
-            effects.add(scenario.effect)
-        traces.append(render_trace(i, p, effects, rng))
+    traces = [request(scenario, rng, i, when, now) for i, when in enumerate(stamps)]
     return traces[:HISTORY_TRACES], traces[HISTORY_TRACES:]
+
+
+class Live:
+    """A scenario's app after its last hour: `live_per_second` traces stamped as they are sent."""
+
+    def __init__(self, scenario: Scenario, now: datetime, seed: int):
+        self.scenario, self.now = scenario, now
+        self.rng = random.Random(f"{seed}-{scenario.name}-live")
+        self.started = time.monotonic()
+        self.sent = 0
+
+    def due(self) -> list[dict]:
+        """The traces the app has served since the last call."""
+        total = int((time.monotonic() - self.started) * self.scenario.live_per_second)
+        stamp = datetime.now(UTC)
+        first = HISTORY_TRACES + self.scenario.live_traces + self.sent
+        new = [request(self.scenario, self.rng, first + k, stamp, self.now) for k in range(total - self.sent)]
+        self.sent = total
+        return new
 
 
 # --- judging a proposal ---------------------------------------------------------------------------
@@ -338,12 +364,20 @@ def _lower_edge(bucket: str) -> float:
     return float(found.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[found.group(2).lower()]
 
 
+# A bounded size range: '460-1300', '1k-4k', '1 to 4 KB'.
+SIZE_RANGE = re.compile(r"\d\s*[kKmM]?[bB]?\s*(?:-|–|to)\s*\d")
+
+
 def names(expected: str, terms: set[str]) -> bool:
-    """Whether `terms` contain the expected term; `dimension>=N` wants a size bucket starting at N or more."""
+    """Whether `terms` contain the expected term; `dimension>=N` wants every size from N bytes or more up
+    (`>=460`, `>4k`): a bounded range leaves the longer inputs, which fail as well, out of the cause."""
     if ">=" in expected:
         dimension, low = expected.split(">=")
         return any(
-            t.startswith(dimension + "=") and _lower_edge(t.split("=", 1)[1]) >= float(low) for t in terms
+            t.startswith(dimension + "=")
+            and _lower_edge(bucket := t.split("=", 1)[1]) >= float(low)
+            and not SIZE_RANGE.search(bucket)
+            for t in terms
         )
     return expected in terms
 
@@ -441,6 +475,16 @@ class Result:
     proposal_s: float | None = None
     proposals: list[dict] = field(default_factory=list)
     error: str | None = None
+    live: Live | None = None
+
+    def settled(self) -> bool:
+        """Whether the top proposal is final enough to stop waiting: a hit, or a typed change that is not
+        provisional (an abstention or a provisional proposal may still be revised as traces arrive)."""
+        top = self.top()
+        if top is None:
+            return False
+        provisional = bool(top.get("provisional") or (top.get("root_cause") or {}).get("provisional"))
+        return is_hit(top, self.scenario) or (top.get("proposal_type") not in ABSTAINING and not provisional)
 
     def top(self) -> dict | None:
         """The first proposal about the scenario's metric, else the first one."""
@@ -460,6 +504,8 @@ class Result:
             "alert_seconds": _round(self.alert_s),
             "proposal_seconds": _round(self.proposal_s),
             "proposals": len(self.proposals),
+            "revision": top and top.get("revision"),
+            "live_traces_after": self.live.sent if self.live else 0,
             "top_root_cause": describe(top and top.get("root_cause")),
             "top_proposal_type": top and top.get("proposal_type"),
             "hit": (self.alert is None and not self.proposals)
@@ -529,6 +575,27 @@ def watch(results: list[Result], keys: dict[str, str], api: str, stop: threading
         http.close()
 
 
+def feed(results: list[Result], keys: dict[str, str], api: str, stop: threading.Event) -> None:
+    """In a thread of its own: keep every app's traffic arriving, and evaluate it every EVALUATE_EVERY."""
+    clients = {project: _client(api, key) for project, key in keys.items()}
+    evaluated = time.monotonic()
+    while not stop.wait(LIVE_EVERY):
+        evaluate = time.monotonic() - evaluated >= EVALUATE_EVERY
+        for r in results:
+            if r.live is None:
+                continue
+            try:
+                send(clients[r.project], r.live.due())
+                if evaluate:
+                    clients[r.project].post("/control/evaluate", json={"max_traces": 100_000})
+            except httpx.HTTPError as exc:
+                r.error = f"{type(exc).__name__}: {exc}"
+        if evaluate:
+            evaluated = time.monotonic()
+    for http in clients.values():
+        http.close()
+
+
 def _client(api: str, key: str) -> httpx.Client:
     return httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120)
 
@@ -557,16 +624,17 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
         with console.status(f"{r.scenario.name}: sending a week of history ({len(history):,} traces)"):
             send(clients[r.project], history)
     console.log(f"history sent: {HISTORY_TRACES:,} traces per scenario over 7 days")
-    if any(s.metric in RATE_METRICS for s in scenarios):
-        with console.status(f"letting the history leave the fast rate windows ({RATE_WINDOW_PAUSE:.0f} s)"):
-            time.sleep(RATE_WINDOW_PAUSE)
-        # The last hour ends now: rebuild it so its newest traces are seconds old when they arrive.
-        now = datetime.now(UTC)
-        hours = {r.project: traffic(r.scenario, now, seed)[1] for r in results}
+    # The last hour ends now: its newest traces are seconds old when they arrive.
+    now = datetime.now(UTC)
+    hours = {r.project: traffic(r.scenario, now, seed)[1] for r in results}
 
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(results, keys, loop.api, stop), daemon=True)
-    watcher.start()
+    threads = [
+        threading.Thread(target=target, args=(results, keys, loop.api, stop), daemon=True)
+        for target in (watch, feed)
+    ]
+    for thread in threads:
+        thread.start()
     try:
         for r in results:
             http = clients[r.project]
@@ -575,6 +643,7 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
                 r.sent_at = time.monotonic()
                 body = http.post("/control/evaluate", json={"max_traces": 100_000}).json()
             r.evaluated_at = time.monotonic()
+            r.live = Live(r.scenario, now, seed)
             run_ = next((x for x in body["runs"] if x["app"] == APP and x["model"] is None), {})
             figures = ", ".join(
                 f"{k} {v:.3f}" for k, v in run_.get("metrics", {}).items() if k in SHOWN and v is not None
@@ -586,19 +655,18 @@ def run(loop: Loop, scenarios: list[Scenario], timeout: float, quiet: float, see
         deadline = time.monotonic() + timeout
         with console.status("waiting for alerts and proposals") as status:
             while (now_m := time.monotonic()) < deadline:
-                waiting = [
-                    r.scenario.name for r in results if r.scenario.when is not None and not r.proposals
-                ]
+                waiting = [r.scenario.name for r in results if r.scenario.when and not r.settled()]
                 # The null scenario is watched at least as long as the slowest alert of this run took.
                 watched = max([quiet, *(r.alert_s for r in results if r.alert_s is not None)])
                 quiet_left = max(watched - (now_m - r.evaluated_at) for r in results)
-                status.update(f"{deadline - now_m:.0f} s left at most; no proposal yet: {', '.join(waiting)}")
+                status.update(f"{deadline - now_m:.0f} s left at most; not settled yet: {', '.join(waiting)}")
                 if not waiting and quiet_left <= 0:
                     break
                 time.sleep(POLL_SECONDS)
     finally:
         stop.set()
-        watcher.join()
+        for thread in threads:
+            thread.join()
         for http in clients.values():
             http.close()
     late = [r for r in results if r.scenario.when is not None and r.alert is None]
@@ -637,7 +705,7 @@ def why_late(prometheus_url: str, late: list[Result]) -> str:
 
 
 def table(rows: list[dict]) -> Table:
-    t = Table("scenario", "kind", "first alert", "alert s", "proposal s", "top root cause", "hit",
+    t = Table("scenario", "kind", "first alert", "alert s", "proposal s", "top root cause", "revision", "hit",
               "confidence", "wrong confident", title="fault injection: alert -> proposal")  # fmt: skip
     for row in rows:
         t.add_row(
@@ -647,6 +715,7 @@ def table(rows: list[dict]) -> Table:
             "-" if row["alert_seconds"] is None else f"{row['alert_seconds']:.1f}",
             "-" if row["proposal_seconds"] is None else f"{row['proposal_seconds']:.1f}",
             row["top_root_cause"] + (f" ({row['top_proposal_type']})" if row["top_proposal_type"] else ""),
+            str(row["revision"] or "-"),
             _verdict(row),
             row["confidence"],
             str(row["wrong_confident"]),

@@ -8,7 +8,10 @@ its own, with every dimension kind the research agent discovers: 4 models, 10 do
 output sizes, 2 tags (`locale:..`, a bare `beta` on some), 3 scalar metadata keys (plus a nested one),
 and 2 spans per trace (an llm span and one of 3 tools). Prompt v7 serves 20% of the window and fails
 40% of the time, everything else 5%. The bare backend figure is one aggregate over the same rows (count
-and failures, no grouping): what scanning them costs at least.
+and failures, no grouping): what scanning them costs at least. The six-fixed-dimensions figure is the
+query of the research agent before dimensions were discovered (prompt version, model, first retrieved
+source, domain, four fixed input-size buckets, app: one pass, rolled up with GROUPING SETS, over the
+whole baseline), on the same rows: the issue's yardstick is "within 3x of it".
 """
 
 import argparse
@@ -27,6 +30,7 @@ from common import peak_rss_mb, scratch_databases  # noqa: E402
 from metamon.agents.research.agent import research  # noqa: E402
 from metamon.agents.research.metrics import get_metric  # noqa: E402
 from metamon.agents.research.segments import analyse  # noqa: E402
+from metamon.agents.research.sql import tuned  # noqa: E402
 from metamon.monitoring.db.connect import connect  # noqa: E402
 from metamon.monitoring.db.models.projects import Project  # noqa: E402
 from metamon.monitoring.db.session import session_scope  # noqa: E402
@@ -94,6 +98,31 @@ BARE = """
       AND ((t.timestamp >= :ws AND t.timestamp < :we) OR (t.timestamp >= :bs AND t.timestamp < :be))
 """
 
+# The research agent's segment counts before the rewrite (agents/research/segments.py at 4450ded~1).
+SIX_FIXED = """
+    WITH combos AS (
+        SELECT coalesce(t.prompt_version, '(none)') AS prompt_version, coalesce(t.model, '(none)') AS model,
+               coalesce(t.retrieved_context -> 0 ->> 'source_id', '(none)') AS retrieval_source,
+               coalesce(t.domain, '(none)') AS domain,
+               CASE WHEN octet_length(t.input) < 200 THEN '<200' WHEN octet_length(t.input) < 1000
+                    THEN '200-1k' WHEN octet_length(t.input) < 4000 THEN '1k-4k' ELSE '>4k' END
+                   AS input_length,
+               t.app, t.timestamp >= :ws AND t.timestamp < :we AS in_window,
+               count(*) AS n, count(*) FILTER (WHERE NOT e.passed) AS failures
+        FROM traces t JOIN trace_evaluations e
+          ON e.trace_id = t.id AND e.evaluator = 'fact_accuracy' AND e.passed IS NOT NULL
+        WHERE t.project_id = :project AND t.app = 'support-bot'
+          AND ((t.timestamp >= :ws AND t.timestamp < :we) OR (t.timestamp >= :bs AND t.timestamp < :be))
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+    )
+    SELECT prompt_version, model, retrieval_source, domain, input_length, app,
+           coalesce(sum(n) FILTER (WHERE in_window), 0), coalesce(sum(failures) FILTER (WHERE in_window), 0),
+           coalesce(sum(n) FILTER (WHERE NOT in_window), 0),
+           coalesce(sum(failures) FILTER (WHERE NOT in_window), 0)
+    FROM combos
+    GROUP BY GROUPING SETS ((prompt_version), (model), (retrieval_source), (domain), (input_length), (app))
+"""
+
 
 def seed(
     url: str, project, n: int, start: datetime, end: datetime, window: bool, chunk: int = 100_000
@@ -153,6 +182,9 @@ def main() -> None:
         }
         with session_scope(url) as session:
             bare, counts = timed(lambda: session.execute(text(BARE), params).one(), args.runs)
+            # With the agent's own settings (work_mem, JIT off): the yardstick at its fastest.
+            with tuned(session, work_mem=settings.research_work_mem):
+                six, _ = timed(lambda: session.execute(text(SIX_FIXED), params).all(), args.runs)
             segments, _ = timed(
                 lambda: analyse(
                     session,
@@ -184,10 +216,12 @@ def main() -> None:
         )
         for label, seconds in (
             ("bare backend (one aggregate over the rows)", bare),
+            ("six fixed dimensions (the agent before)", six),
             ("segment tables (all dimension kinds)", segments),
             ("whole analysis (+ onset, pairs, evidence)", whole),
         ):
-            print(f"  {label:<45} {seconds * 1000:8.0f} ms  ({seconds / bare:.2f}x)")
+            ratios = f"{seconds / bare:.2f}x bare, {seconds / six:.2f}x six fixed"
+            print(f"  {label:<45} {seconds * 1000:8.0f} ms  ({ratios})")
         print(f"  -> {draft.root_cause_key} (confidence {draft.confidence:.2f}): {draft.title}")
         print(f"  dimensions: {len(draft.evidence['segments'])} tested tables, {draft.evidence['tests']}")
         print(f"  peak RSS of this process: {peak_rss_mb(os.getpid()):.0f} MB")

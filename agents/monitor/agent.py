@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # Which way is worse, per signal (from the metric catalogue): scores are oriented so that a positive
 # z-score is a degradation.
 WORSE_WHEN_HIGHER = SIGNALS
+# Signals that are shares of a bucket's traces (means of values in [0, 1]): their z-score counts the
+# bucket's sampling error. The latency percentile is not one.
+SHARES = {s for s in SIGNALS if s != "latency_p95"}
 
 # Bucket 0 is the latest [now - bucket, now); bucket k the one k buckets before it.
 _BUCKETS = """
@@ -73,7 +76,13 @@ def judge(settings: Settings, signal: str, buckets: dict[int, dict]) -> tuple:
     if len(history) < settings.monitor_min_history:
         return value, None, 0.0, samples, len(history), False, f"{len(history)} buckets of history"
     expected = ewma(history, settings.monitor_ewma_alpha)
-    z = z_score(value, expected, settings.monitor_std_floor, settings.monitor_std_floor_relative)
+    z = z_score(
+        value,
+        expected,
+        settings.monitor_std_floor,
+        settings.monitor_std_floor_relative,
+        samples if signal in SHARES else None,
+    )
     z = z if WORSE_WHEN_HIGHER[signal] else -z
     anomalous = z >= settings.monitor_z_threshold
     detail = f"{value:.4g} against EWMA {expected.mean:.4g} ± {expected.std:.3g} (z {z:+.2f})"

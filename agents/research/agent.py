@@ -41,6 +41,8 @@ class ProposalDraft:
     title: str
     app: str | None
     root_cause_key: str
+    # The key of an abstention on the same metric and scope: an open one is the question this answers.
+    unexplained_key: str
     scope: dict
     root_cause: dict
     evidence: dict
@@ -249,6 +251,7 @@ def _proposal(session, settings, m, analysis, ranking, *, app, window, scope, ev
         f"{expected.metric_if_fixed:.1%} expected",
         app=target_app,
         root_cause_key=root_cause_key(m, app, cause),
+        unexplained_key=root_cause_key(m, app, None),
         scope=scope,
         root_cause=root_cause,
         evidence=evidence,
@@ -280,6 +283,7 @@ def _abstention(m, analysis, ranking, *, app, scope, evidence) -> ProposalDraft:
         title=f"{change.title()} ({analysis.window.failures} of {analysis.window.n} traces failing)",
         app=app,
         root_cause_key=root_cause_key(m, app, None),
+        unexplained_key=root_cause_key(m, app, None),
         scope=scope,
         root_cause={"metric": m.name, "dimension": None, "value": None, "explained": False},
         evidence=evidence,

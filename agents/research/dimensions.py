@@ -2,7 +2,9 @@
 
 Kinds of dimension (a trace may hold several values of the multi-valued ones; it counts once per value):
 - columns: prompt_version, model, domain, app (one value per trace, "(none)" when missing);
-- sizes: input_length and output_length, in quantile buckets of the window's own sizes (UTF-8 bytes);
+- sizes: input_length and output_length, in quantile buckets of the window's own sizes (UTF-8 bytes),
+  and the upper tails from each edge up (`>=460`): a failing tail that spans several buckets is named
+  whole, not by the one bucket that holds the most of it;
 - tag (bare tags) and tag.<key> (`key:value` tags);
 - metadata.<key>, for every scalar top-level metadata key;
 - retrieval_source: the sources of *all* retrieved documents, hierarchical ids rolled up
@@ -66,9 +68,17 @@ class SizeBuckets:
             return f">={edges[-1]}"
         return f"{edges[bucket - 1]}-{edges[bucket]}"
 
-    def bounds(self, dimension: str, label: str) -> tuple[int | None, int | None]:
-        """(lower, upper) bytes of a bucket named by `label` (None: unbounded)."""
+    def tails(self, dimension: str) -> list[tuple[str, int]]:
+        """(label, first bucket) of each upper tail longer than the last bucket: `>=edge` holds the buckets
+        from that edge up."""
         edges = self.edges[dimension]
+        return [(f">={edge}", i + 1) for i, edge in enumerate(edges[:-1])]
+
+    def bounds(self, dimension: str, label: str) -> tuple[int | None, int | None]:
+        """(lower, upper) bytes of a bucket or an upper tail named by `label` (None: unbounded)."""
+        edges = self.edges[dimension]
+        if label.startswith(">=") and int(label[2:]) in edges:
+            return int(label[2:]), None
         for i in range(len(edges) + 1):
             if self.label(dimension, i) == label:
                 return (edges[i - 1] if i else None, edges[i] if i < len(edges) else None)

@@ -261,6 +261,8 @@ def analyse(
                 bool(r.folded),
             )
         )
+    for name in SIZES:
+        raw[name] = raw.get(name, []) + _tails(sizes, name, raw.get(name, []))
     # Every trace has an app, so the app table sums to the totals.
     apps = raw.get("app", [])
     window_total = Counts(sum(w.n for _, w, *_ in apps), sum(w.failures for _, w, *_ in apps))
@@ -288,6 +290,21 @@ def analyse(
         else:
             tables[name] = rows
     return SegmentAnalysis(metric, window_total, baseline_total, tables, sizes, skipped, keep)
+
+
+def _tails(sizes: SizeBuckets, dimension: str, buckets: list) -> list:
+    """The upper tails of a size dimension, summed from its buckets (one size per trace: no overlap)."""
+    by_label = {value: (w, b, seen) for value, w, b, seen, _ in buckets}
+    ordered = [by_label.get(sizes.label(dimension, i)) for i in range(len(sizes.edges[dimension]) + 1)]
+    tails = []
+    for label, first in sizes.tails(dimension):
+        held = [x for x in ordered[first:] if x is not None]
+        if held:
+            w = sum((x[0] for x in held), Counts(0, 0))
+            b = sum((x[1] for x in held), Counts(0, 0))
+            seen = min((x[2] for x in held if x[2] is not None), default=None)
+            tails.append((label, w, b, seen, False))
+    return tails
 
 
 def _test(window: Counts, ref: Counts) -> tuple[float, float]:

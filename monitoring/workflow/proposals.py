@@ -118,10 +118,18 @@ def create_from_draft(
     }
     same_cause = ImprovementProposal.root_cause_key == values["root_cause_key"]
     # The alert's own proposal follows the evidence, even to another root cause, unless another open
-    # proposal already holds that cause: then that one is revised.
+    # proposal already holds that cause: then that one is revised. An alert that re-fired (its first
+    # firing resolved over a gap) has no proposal of its own yet: an open abstention on the same metric
+    # and scope is the question its evidence answers, so that one follows it.
     existing = _open(session, project_id, ImprovementProposal.alert_id == alert_id) if alert_id else None
+    adopted = None
+    if existing is None and alert_id:
+        unexplained = ImprovementProposal.root_cause_key == draft.unexplained_key
+        existing = adopted = _open(session, project_id, unexplained, ImprovementProposal.status == "pending")
     if existing is not None and existing.root_cause_key != values["root_cause_key"]:
         existing = _open(session, project_id, same_cause) or existing
+    if existing is not None and existing is adopted:
+        existing.alert_id = alert_id  # revised from now on while this alert fires
     if existing is None:
         inserted = session.execute(
             pg_insert(ImprovementProposal)

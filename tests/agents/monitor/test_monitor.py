@@ -1,5 +1,6 @@
 """The monitor agent: EWMA/z-score per app and signal against the real database, with minimum samples."""
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,12 @@ def test_ewma_known_answers():
     # A flat history is floored: 0.01 absolute, or 5% of the mean when that is larger.
     assert z_score(0.05, flat, abs_floor=0.01, rel_floor=0.05) == pytest.approx(3.0)
     assert z_score(110.0, Expectation(100.0, 0.0, 5), abs_floor=0.01, rel_floor=0.05) == pytest.approx(2.0)
+    # A share counts the latest bucket's sampling error: 4 errors in 77 traces against a steady 1% is
+    # noise, 30 in 300 is not.
+    steady = Expectation(0.01, 0.0, 12)
+    assert z_score(4 / 77, steady, abs_floor=0.01, rel_floor=0.05, samples=77) < 3
+    assert z_score(4 / 77, steady, abs_floor=0.01, rel_floor=0.05) > 3
+    assert z_score(30 / 300, steady, abs_floor=0.01, rel_floor=0.05, samples=300) > 3
 
 
 def add_bucket(
@@ -69,7 +76,7 @@ def test_an_error_spike_and_a_quality_drop_are_found_with_enough_samples(db, set
     findings = {(f.app, f.signal): f for f in monitor(db, settings, now=NOW)}
     spike = findings[("spiky", "error_ratio")]
     assert spike.anomalous and spike.value == pytest.approx(0.3) and spike.expected == pytest.approx(0.025)
-    assert spike.z_score == pytest.approx((0.3 - 0.025) / 0.01)
+    assert spike.z_score == pytest.approx((0.3 - 0.025) / math.sqrt(0.01**2 + 0.025 * 0.975 / 40))
     assert findings[("spiky", "fact_accuracy")].anomalous  # a drop: oriented so positive is worse
     assert findings[("spiky", "fact_accuracy")].z_score > 0
     assert findings[("spiky", "latency_p95")].anomalous

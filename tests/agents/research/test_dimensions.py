@@ -199,3 +199,23 @@ def test_thin_data_is_provisional_and_never_confident(db, settings):
 
     assert draft.evidence["provisional"] is True and draft.title.startswith("[provisional: 20 traces]")
     assert draft.proposal_type == "investigate" and draft.evidence["confidence"]["level"] == "low"
+
+
+def test_a_failing_tail_over_several_size_buckets_is_named_whole(db, settings):
+    """Long inputs of 1,500 to 4,000 bytes all fail; the window's quantiles cut that tail into three
+    buckets. The cause is the tail from its first edge up, not the bucket that holds most of it."""
+    project = make_project(db)
+    add_traces(db, project, start=BASELINE[0], end=BASELINE[1], n=1500, failures=60, input_chars=150)
+    for chars in (1500, 2500, 4000):
+        add_traces(db, project, start=BASELINE[0], end=BASELINE[1], n=50, failures=2, input_chars=chars)
+    add_traces(db, project, start=WINDOW[0], end=WINDOW[1], n=600, failures=24, input_chars=150)
+    for chars, n in ((1500, 120), (2500, 120), (4000, 60)):
+        add_traces(db, project, start=WINDOW[0], end=WINDOW[1], n=n, failures=n * 17 // 20, input_chars=chars)
+
+    draft = run(db, settings, project)
+
+    assert draft.root_cause_key == "fact_accuracy|app=support-bot|input_length=>=1500"
+    assert draft.root_cause["window_traces"] == 300
+    assert draft.root_cause["explained_share_of_excess_failures"] > 0.9
+    tested = {row["value"] for row in draft.evidence["segments"]["input_length"]}
+    assert {"1500-2500", "2500-4000", ">=4000", ">=2500"} <= tested

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from metamon.monitoring.db.models import AuditLog, ImprovementProposal, Project
+from metamon.monitoring.db.models import AuditLog, ImprovementProposal, MonitoringAlert, Project
 from metamon.monitoring.db.session import session_factory, session_scope
 from metamon.monitoring.workflow.proposals import auto_approve
 from metamon.monitoring.workflow.worker import research_once
@@ -99,3 +99,49 @@ def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_gr
 
     # Rate limited: right after a revision nothing is due, whatever arrives.
     assert research_once(quick, session_factory(database_url)) == 0
+
+
+def test_an_alert_that_re_fires_revises_the_abstention_left_by_its_first_firing(
+    client, make_key, settings, database_url
+):
+    """The first firing abstains on thin data and resolves (a gap in the scrapes); the alert fires again as
+    a new alert once the canary has served enough: its research answers the open abstention, in place."""
+    headers = make_key("refire-canary", scopes=("read", "admin"))
+    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
+    now = datetime.now(UTC)
+    with session_scope(database_url) as session:
+        project_id = session.scalar(select(Project.id).where(Project.slug == "refire-canary"))
+        add_traces(
+            session,
+            project_id,
+            start=now - timedelta(days=7),
+            end=now - timedelta(hours=1),
+            n=700,
+            failures=35,
+            prompt_version="v2",
+        )
+        canary(session, project_id, now, v2=(14, 1), v3=(6, 4))
+    labels = {"project": "refire-canary", "app": "support-bot"}
+    first_firing = now - timedelta(minutes=5)
+    fired = alert("refire-1", starts=first_firing, **labels)
+    assert client.post("/api/v1/alerts/webhook", json=notification(fired), headers=hook).status_code == 200
+    drain(settings)
+    (first,) = client.get("/api/v1/proposals", headers=headers).json()["items"]
+    assert first["proposal_type"] == "investigate"
+    resolved = alert("refire-1", status="resolved", starts=first_firing, **labels)
+    assert client.post("/api/v1/alerts/webhook", json=notification(resolved), headers=hook).status_code == 200
+
+    with session_scope(database_url) as session:
+        canary(session, project_id, now, v2=(200, 10), v3=(100, 60))
+    again = alert("refire-1", starts=now - timedelta(minutes=1), **labels)
+    assert client.post("/api/v1/alerts/webhook", json=notification(again), headers=hook).status_code == 200
+    drain(settings)
+
+    (revised,) = client.get("/api/v1/proposals", headers=headers).json()["items"]
+    assert revised["id"] == first["id"] and revised["revision"] == 2
+    assert revised["root_cause_key"] == "fact_accuracy|app=support-bot|prompt_version=v3"
+    assert revised["root_cause"]["changed_from"] == "fact_accuracy|app=support-bot|unexplained"
+    with session_scope(database_url) as session:
+        proposal = session.get(ImprovementProposal, first["id"])
+        alert_now = session.get(MonitoringAlert, proposal.alert_id)
+        assert alert_now.status == "firing" and alert_now.starts_at > first_firing
