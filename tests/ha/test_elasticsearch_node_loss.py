@@ -12,7 +12,7 @@ import pytest
 
 from metamon.monitoring.stack.ha import ES_NODES, ha_ports
 from metamon.sdk.shipper import TraceShipper
-from tests.ha.conftest import key_for, kill, wait_running_again
+from tests.ha.conftest import key_for, kill
 from tests.live import wait_for
 
 pytestmark = pytest.mark.timeout(1500)
@@ -69,6 +69,8 @@ def test_an_elasticsearch_node_killed_during_ingest_loses_no_trace_and_search_an
         response = search.get("/api/v1/search/traces", params={"size": 1})
         return response.json()["total"] if response.status_code == 200 else -1
 
+    # Three nodes first (a node killed by an earlier run may still be rejoining: two lost at once leave
+    # no master quorum).
     es = f"http://127.0.0.1:{ports.es_http[0]}"
     health = httpx.get(
         f"{es}/_cluster/health",
@@ -92,7 +94,8 @@ def test_an_elasticsearch_node_killed_during_ingest_loses_no_trace_and_search_an
     for i in range(100, TRACES):
         shipper.submit(trace(i))
         if i == TRACES // 3:
-            pid, killed_at = kill(settings, service), time.monotonic()
+            kill(settings, service)
+            killed_at = time.monotonic()
         time.sleep(0.004)
     assert shipper.flush(120)
     indexed = wait_for(lambda: total() == TRACES, timeout=300, interval=2)
@@ -113,11 +116,4 @@ def test_an_elasticsearch_node_killed_during_ingest_loses_no_trace_and_search_an
         f"HA figure: {primary} (primary) killed during ingest of {TRACES} traces: all {TRACES} searchable "
         f"{all_in - killed_at:.1f}s after the kill; {sum(not ok for _, ok in samples)} of {len(samples)} "
         f"searches failed, search unavailable at most {outage:.1f}s"
-    )
-    # Back in the cluster before the next test: two nodes lost at once would leave no master quorum.
-    wait_running_again(
-        settings,
-        service,
-        pid,
-        f"http://127.0.0.1:{ports.es_http[ES_NODES.index(primary)]}/_cluster/health?wait_for_nodes=3&timeout=5s",
     )
