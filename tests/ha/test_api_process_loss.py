@@ -42,7 +42,10 @@ def test_an_api_process_killed_behind_the_balancer_costs_only_its_in_flight_requ
     project = f"ha-api-{uuid.uuid4().hex[:6]}"
     key = key_for(settings, project)
     shippers = [
-        TraceShipper(balancer, key, batch_size=10, flush_interval=0.05, backoff=0.2, max_retries=5)
+        # A long timeout: on a loaded machine a slow answer is not a failure, only the kill should count.
+        TraceShipper(
+            balancer, key, batch_size=10, flush_interval=0.05, backoff=0.2, max_retries=5, timeout=30
+        )
         for _ in range(SHIPPERS)
     ]
     reads: list[int | str] = []
