@@ -2,7 +2,7 @@
 VENV ?= .venv
 METAMON := $(VENV)/bin/metamon
 
-.PHONY: install system helm demo test test-sdk stack-up stack-down stack-status lint load bench previews
+.PHONY: install system helm demo test test-sdk test-ha stack-up stack-down stack-status stack-up-ha stack-down-ha lint load bench previews
 
 install: system $(VENV)/.installed
 
@@ -28,14 +28,25 @@ stack-down:
 stack-status:
 	$(METAMON) stack status
 
+# The HA profile, beside the standard stack: `eval "$$(.venv/bin/metamon stack env --ha)"` points a shell at it.
+stack-up-ha: install
+	$(METAMON) stack up --ha
+
+stack-down-ha:
+	$(METAMON) stack down --ha
+
 # The demo runs the fast alerting profile (seconds instead of minutes); `make test` switches back.
 demo: install
 	METAMON_ALERTING_PROFILE=fast $(METAMON) stack up
 	METAMON_ALERTING_PROFILE=fast $(METAMON) demo
 	$(METAMON) stack status
 
+# tests/ha starts the HA stack once for its tests (and stops it); `make test-ha` runs only those.
 test: test-sdk stack-up helm
 	$(VENV)/bin/pytest
+
+test-ha: install
+	$(VENV)/bin/pytest tests/ha -s -p no:cacheprovider
 
 # The SDK's own tests, in an environment holding only the SDK and pytest (no server, no extras).
 SDK_VENV ?= .venv-sdk

@@ -48,17 +48,28 @@ def probe_database(database_url: str, timeout: float) -> ProbeResult:
 
 
 def probe_elasticsearch(es_url: str, timeout: float, wait_for_status: str | None = None) -> ProbeResult:
+    """`es_url`: one node, or a cluster's nodes comma-separated: up when one of them answers."""
+
     # cluster.health, not GET /: the stripped test distribution has no root endpoint.
-    def check() -> str:
+    def ask(node: str) -> str:
         params = {"timeout": f"{int(timeout * 1000)}ms"}
         if wait_for_status:
             params["wait_for_status"] = wait_for_status
-        resp = _http.get(f"{es_url}/_cluster/health", params=params, timeout=timeout + 1)
+        resp = _http.get(f"{node}/_cluster/health", params=params, timeout=timeout + 1)
         resp.raise_for_status()
         status = resp.json()["status"]
         if status == "red":
             raise RuntimeError("cluster health is red")
         return f"cluster {status}"
+
+    def check() -> str:
+        *others, last = es_url.split(",")
+        for node in others:
+            try:
+                return ask(node)
+            except httpx.TransportError:  # this node is down: the next may answer for the cluster
+                continue
+        return ask(last)
 
     return _timed("elasticsearch", check)
 

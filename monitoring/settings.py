@@ -110,8 +110,12 @@ class Settings(BaseSettings):
     # Elasticsearch: the version the local stack fetches, its HTTP port and heap.
     elasticsearch_version: str = "8.19.9"
     elasticsearch_port: int = 9200
-    elasticsearch_url: str = ""  # derived from elasticsearch_port when empty
+    # Derived from elasticsearch_port when empty; several nodes of one cluster as a comma-separated list
+    # (a request to a node that is down goes to the next).
+    elasticsearch_url: str = ""
     elasticsearch_heap: str = "512m"  # the local stack's JVM heap (-Xms and -Xmx)
+    # The heap of each of the HA profile's three Elasticsearch nodes (`metamon stack up --ha`).
+    ha_elasticsearch_heap: str = "256m"
     # A Maven settings.xml (mirrors, proxies) for fetching Elasticsearch; Maven Central when unset.
     maven_settings: Path | None = None
     java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")  # the JDK Elasticsearch runs on

@@ -33,7 +33,7 @@ from metamon.monitoring.search import indexer
 from metamon.monitoring.search.client import get_es
 from metamon.monitoring.search.indices import delete_trace_indices, ensure_indices
 from metamon.monitoring.settings import Settings, get_settings
-from metamon.monitoring.stack.services import APP_SERVICES, stack_services
+from metamon.monitoring.stack.services import stack_services
 
 METAMON = str(Path(sys.executable).parent / "metamon")
 
@@ -52,7 +52,7 @@ def base_settings() -> Settings:
     down = [
         f"{svc.name}: {result.detail}"
         for svc in stack_services(settings)
-        if svc.name not in APP_SERVICES and not (result := svc.probe()).healthy
+        if not svc.app and not (result := svc.probe()).healthy
     ]
     if down:
         pytest.exit(f"the stack is not up (run `metamon stack up`): {'; '.join(down)}", returncode=3)

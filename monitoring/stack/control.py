@@ -13,6 +13,7 @@ from metamon.monitoring.db import migrate
 from metamon.monitoring.probes import ProbeResult
 from metamon.monitoring.settings import Settings
 from metamon.monitoring.stack import StackError
+from metamon.monitoring.stack.ha import ha_services, ha_settings, write_ha_configs
 from metamon.monitoring.stack.prepare import (
     check_binaries,
     ensure_database,
@@ -22,9 +23,13 @@ from metamon.monitoring.stack.prepare import (
     port_taken,
     stack_user,
 )
-from metamon.monitoring.stack.services import APP_SERVICES, Service, alertmanager_dir, stack_services
+from metamon.monitoring.stack.services import Service, alertmanager_dir, stack_services
 from metamon.monitoring.stack.supervisor import Supervisor, log_path, render_config
-from metamon.monitoring.stack.targets import write_prometheus_config, write_prometheus_targets
+from metamon.monitoring.stack.targets import (
+    standard_targets,
+    write_prometheus_config,
+    write_prometheus_targets,
+)
 
 LOG_TAIL_LINES = 30
 
@@ -50,8 +55,14 @@ def _failure(settings: Settings, svc: Service, why: str) -> StackError:
     return StackError(f"{svc.name} failed: {why}\n--- last lines of {log} ---\n{_tail(log)}")
 
 
-def _select(settings: Settings, only: list[str] | None) -> list[Service]:
-    services = stack_services(settings)
+def profile(settings: Settings, ha: bool) -> tuple[Settings, list[Service]]:
+    """The stack's settings and services: the standard profile, or the HA one derived from it."""
+    if ha:
+        return ha_settings(settings), ha_services(settings)
+    return settings, stack_services(settings)
+
+
+def _select(services: list[Service], only: list[str] | None) -> list[Service]:
     if not only:
         return services
     unknown = set(only) - {svc.name for svc in services}
@@ -60,9 +71,13 @@ def _select(settings: Settings, only: list[str] | None) -> list[Service]:
     return [svc for svc in services if svc.name in only]
 
 
-def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], None] = print) -> None:
+def up(
+    settings: Settings, only: list[str] | None = None, say: Callable[[str], None] = print, ha: bool = False
+) -> None:
+    base = settings
+    settings, services = profile(settings, ha)
     check_binaries(settings)
-    wanted = _select(settings, only)
+    wanted = _select(services, only)
     names = {svc.name for svc in wanted}
     supervisor = Supervisor(settings)
     # Check every port first, so a clash is reported before anything is installed or started.
@@ -76,26 +91,30 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
 
     user = stack_user(settings)
     make_dirs(settings, user)
-    if "elasticsearch" in names:
+    if any(name.startswith("elasticsearch") for name in names):
         install_elasticsearch(settings, user, say)
     if "postgres" in names:
         init_postgres(settings, user, say)
-    write_prometheus_targets(settings, settings.config_dir / "prometheus" / "targets")
-    write_prometheus_config(settings)
-    _render_alertmanager(settings, running=states.get("alertmanager", {}).get("statename") == "RUNNING")
-    stopped = supervisor.ensure_running(render_config(settings, stack_services(settings), user))
+    if ha:
+        write_ha_configs(base)
+    else:
+        write_prometheus_targets(settings.config_dir / "prometheus" / "targets", standard_targets(settings))
+        write_prometheus_config(settings)
+    peers = [s for s in services if s.name.startswith("alertmanager")]
+    _render_alertmanager(settings, [s for s in peers if states.get(s.name, {}).get("statename") == "RUNNING"])
+    stopped = supervisor.ensure_running(render_config(settings, services, user))
     # Programs a config change stopped (all of them if supervisord restarted): bring back what ran.
     wanted += [
         s
-        for s in stack_services(settings)
+        for s in services
         if s.name not in names
         and (stopped is None or s.name in stopped)
         and states.get(s.name, {}).get("statename") == "RUNNING"
     ]
 
     for group in (
-        [s for s in wanted if s.name not in APP_SERVICES],
-        [s for s in wanted if s.name in APP_SERVICES],
+        [s for s in wanted if not s.app],
+        [s for s in wanted if s.app],
     ):
         for svc in group:
             supervisor.start(svc.name)
@@ -107,20 +126,22 @@ def up(settings: Settings, only: list[str] | None = None, say: Callable[[str], N
                 migrate.upgrade(settings.database_url)
 
 
-def _render_alertmanager(settings: Settings, running: bool) -> None:
+def _render_alertmanager(settings: Settings, running: list[Service]) -> None:
     """Render Alertmanager's config from the settings (ports, recipients, secrets) before it starts.
-    Alertmanager reads it only at start and on reload, so a running one reloads a changed rendering."""
+    Alertmanager reads it only at start and on reload, so the running peers reload a changed rendering."""
     directory = alertmanager_dir(settings)
     files = [directory / ALERTMANAGER_CONFIG, directory / alertmanager_messages.TEMPLATES_FILE]
     before = [path.read_text() if path.exists() else None for path in files]
     render_alertmanager(settings, directory, fast=settings.alerting_profile == "fast")
-    if running and [path.read_text() for path in files] != before:
+    if [path.read_text() for path in files] == before:
+        return
+    for peer in running:
         try:
-            response = httpx.post(f"{settings.alertmanager_url}/-/reload", timeout=30)
+            response = httpx.post(f"http://127.0.0.1:{peer.port}/-/reload", timeout=30)
         except httpx.HTTPError as exc:
-            raise StackError(f"alertmanager did not reload its new config: {exc}") from exc
+            raise StackError(f"{peer.name} did not reload its new config: {exc}") from exc
         if response.status_code != 200:
-            raise StackError(f"alertmanager refused its new config: {response.text.strip()}")
+            raise StackError(f"{peer.name} refused its new config: {response.text.strip()}")
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:
@@ -148,21 +169,25 @@ def probe(svc: Service, state: str) -> ProbeResult:
     return ProbeResult(svc.name, state == "RUNNING", f"process {state.lower()}", 0.0)
 
 
-def down(settings: Settings, only: list[str] | None = None) -> None:
+def down(settings: Settings, only: list[str] | None = None, ha: bool = False) -> None:
+    settings, services = profile(settings, ha)
     supervisor = Supervisor(settings)
     if not supervisor.running():
         return
     if only:
-        for svc in _select(settings, only):
+        for svc in _select(services, only):
             supervisor.stop(svc.name)
     else:
         supervisor.shutdown()
 
 
-def status(settings: Settings, services: list[Service] | None = None) -> list[ServiceStatus]:
+def status(
+    settings: Settings, services: list[Service] | None = None, ha: bool = False
+) -> list[ServiceStatus]:
+    settings, everything = profile(settings, ha)
     states = Supervisor(settings).states()
     rows = []
-    for svc in stack_services(settings) if services is None else services:
+    for svc in everything if services is None else services:
         info = states.get(svc.name, {})
         state = info.get("statename", "STOPPED")
         gave_up = None

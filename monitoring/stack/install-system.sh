@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in postgresql-15 prometheus prometheus-alertmanager openjdk-17-jre-headless maven unzip; do
+for pkg in postgresql-15 prometheus prometheus-alertmanager haproxy openjdk-17-jre-headless maven unzip; do
   have "$pkg" || need+=("$pkg")
 done
 # Debian's own python3 needs python3-venv for `python3 -m venv`.

@@ -10,6 +10,8 @@ from metamon.monitoring.probes import ProbeResult, probe_database, probe_elastic
 from metamon.monitoring.settings import Settings
 from metamon.monitoring.stack.targets import prometheus_config
 
+VENV_BIN = Path(sys.executable).parent
+
 
 @dataclass(frozen=True)
 class Service:
@@ -23,6 +25,8 @@ class Service:
     unprivileged: bool = False
     environment: dict[str, str] = field(default_factory=dict)
     stopsignal: str = "TERM"
+    # metamon's own programs start after the infrastructure is healthy: they need the database and index.
+    app: bool = False
 
 
 def elasticsearch_home(settings: Settings) -> Path:
@@ -34,116 +38,148 @@ def alertmanager_dir(settings: Settings) -> Path:
     return settings.stack_dir / "alertmanager"
 
 
+def postgres(s: Settings) -> Service:
+    state = s.stack_dir
+    return Service(
+        name="postgres",
+        command=[
+            str(s.postgres_bin / "postgres"),
+            "-D",
+            str(state / "postgres"),
+            "-p",
+            str(s.postgres_port),
+            "-k",
+            str(state / "run"),
+            "-c",
+            f"listen_addresses={s.postgres_host}",
+        ],
+        port=s.postgres_port,
+        port_setting="METAMON_POSTGRES_PORT",
+        probe=lambda: probe_database(s.maintenance_database_url, s.health_timeout),
+        unprivileged=True,
+        stopsignal="INT",  # PostgreSQL's "fast" shutdown
+    )
+
+
+def elasticsearch(
+    s: Settings, name: str, port: int, data: Path, logs: Path, heap: str, options: list[str]
+) -> Service:
+    """One Elasticsearch node on `port`; `options` (-E...) make it a single node or a cluster member."""
+    url = f"http://127.0.0.1:{port}"
+    return Service(
+        name=name,
+        command=[
+            str(elasticsearch_home(s) / "bin" / "elasticsearch"),
+            *options,
+            "-Expack.security.enabled=false",
+            "-Enetwork.host=127.0.0.1",
+            f"-Ehttp.port={port}",
+            f"-Epath.data={data}",
+            f"-Epath.logs={logs}",
+        ],
+        port=port,
+        port_setting="METAMON_ELASTICSEARCH_PORT",
+        probe=lambda: probe_elasticsearch(url, s.health_timeout, wait_for_status="yellow"),
+        unprivileged=True,
+        environment={"ES_JAVA_HOME": str(s.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"},
+    )
+
+
+def prometheus(s: Settings, name: str, port: int, config: Path, data: Path) -> Service:
+    url = f"http://127.0.0.1:{port}"
+    return Service(
+        name=name,
+        command=[
+            "/usr/bin/prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ],
+        port=port,
+        port_setting="METAMON_PROMETHEUS_PORT",
+        probe=lambda: probe_http_ready(name, url, "/-/ready", s.health_timeout),
+    )
+
+
+def alertmanager(s: Settings, name: str, port: int, data: Path, cluster: list[str]) -> Service:
+    """One Alertmanager on `port`; `cluster`: its --cluster.* flags."""
+    url = f"http://127.0.0.1:{port}"
+    return Service(
+        name=name,
+        command=[
+            "/usr/bin/prometheus-alertmanager",
+            f"--config.file={alertmanager_dir(s) / ALERTMANAGER_CONFIG}",
+            f"--storage.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *cluster,
+        ],
+        port=port,
+        port_setting="METAMON_ALERTMANAGER_PORT",
+        probe=lambda: probe_http_ready(name, url, "/-/ready", s.health_timeout),
+    )
+
+
+def api(s: Settings, name: str, port: int, options: tuple[str, ...] = (), env: dict | None = None) -> Service:
+    return Service(
+        name=name,
+        command=[str(VENV_BIN / "metamon"), "serve", "--port", str(port), *options],
+        port=port,
+        port_setting="METAMON_API_PORT",
+        probe=lambda: probe_http_ready(name, s.bind_url(port), "/api/v1/health", s.health_timeout),
+        environment=env or {},
+        app=True,
+    )
+
+
+def exporter(s: Settings, env: dict | None = None) -> Service:
+    return Service(
+        name="exporter",
+        command=[str(VENV_BIN / "metamon"), "exporter", "--port", str(s.exporter_port)],
+        port=s.exporter_port,
+        port_setting="METAMON_EXPORTER_PORT",
+        probe=lambda: probe_http_ready("exporter", s.bind_url(s.exporter_port), "/metrics", s.health_timeout),
+        environment=env or {},
+        app=True,
+    )
+
+
+def program(name: str, command: str, env: dict | None = None) -> Service:
+    """A metamon program without a port (indexer, worker, scheduler): RUNNING is its health."""
+    return Service(
+        name=name,
+        command=[str(VENV_BIN / "metamon"), command],
+        port=None,
+        port_setting=None,
+        probe=None,
+        environment=env or {},
+        app=True,
+    )
+
+
 def stack_services(settings: Settings) -> list[Service]:
-    s, state, timeout = settings, settings.stack_dir, settings.health_timeout
-    venv_bin = Path(sys.executable).parent
+    """The standard profile: one of each."""
+    s, state = settings, settings.stack_dir
     return [
-        Service(
-            name="postgres",
-            command=[
-                str(s.postgres_bin / "postgres"),
-                "-D",
-                str(state / "postgres"),
-                "-p",
-                str(s.postgres_port),
-                "-k",
-                str(state / "run"),
-                "-c",
-                f"listen_addresses={s.postgres_host}",
-            ],
-            port=s.postgres_port,
-            port_setting="METAMON_POSTGRES_PORT",
-            probe=lambda: probe_database(s.maintenance_database_url, timeout),
-            unprivileged=True,
-            stopsignal="INT",  # PostgreSQL's "fast" shutdown
+        postgres(s),
+        elasticsearch(
+            s,
+            "elasticsearch",
+            s.elasticsearch_port,
+            state / "elasticsearch-data",
+            state / "logs" / "elasticsearch",
+            s.elasticsearch_heap,
+            ["-Ediscovery.type=single-node"],
         ),
-        Service(
-            name="elasticsearch",
-            command=[
-                str(elasticsearch_home(s) / "bin" / "elasticsearch"),
-                "-Ediscovery.type=single-node",
-                "-Expack.security.enabled=false",
-                "-Enetwork.host=127.0.0.1",
-                f"-Ehttp.port={s.elasticsearch_port}",
-                f"-Epath.data={state / 'elasticsearch-data'}",
-                f"-Epath.logs={state / 'logs' / 'elasticsearch'}",
-            ],
-            port=s.elasticsearch_port,
-            port_setting="METAMON_ELASTICSEARCH_PORT",
-            probe=lambda: probe_elasticsearch(s.elasticsearch_url, timeout, wait_for_status="yellow"),
-            unprivileged=True,
-            environment={
-                "ES_JAVA_HOME": str(s.java_home),
-                "ES_JAVA_OPTS": f"-Xms{s.elasticsearch_heap} -Xmx{s.elasticsearch_heap}",
-            },
+        prometheus(s, "prometheus", s.prometheus_port, prometheus_config(s), state / "prometheus-data"),
+        alertmanager(
+            s,
+            "alertmanager",
+            s.alertmanager_port,
+            state / "alertmanager-data",
+            ["--cluster.listen-address="],  # one local instance: no gossip port
         ),
-        Service(
-            name="prometheus",
-            command=[
-                "/usr/bin/prometheus",
-                f"--config.file={prometheus_config(s)}",
-                f"--storage.tsdb.path={state / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{s.prometheus_port}",
-                "--web.enable-lifecycle",
-            ],
-            port=s.prometheus_port,
-            port_setting="METAMON_PROMETHEUS_PORT",
-            probe=lambda: probe_http_ready("prometheus", s.prometheus_url, "/-/ready", timeout),
-        ),
-        Service(
-            name="alertmanager",
-            command=[
-                "/usr/bin/prometheus-alertmanager",
-                f"--config.file={alertmanager_dir(s) / ALERTMANAGER_CONFIG}",
-                f"--storage.path={state / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{s.alertmanager_port}",
-                "--cluster.listen-address=",  # one local instance: no gossip port
-            ],
-            port=s.alertmanager_port,
-            port_setting="METAMON_ALERTMANAGER_PORT",
-            probe=lambda: probe_http_ready("alertmanager", s.alertmanager_url, "/-/ready", timeout),
-        ),
-        Service(
-            name="api",
-            command=[str(venv_bin / "metamon"), "serve", "--port", str(s.api_port)],
-            port=s.api_port,
-            port_setting="METAMON_API_PORT",
-            probe=lambda: probe_http_ready(
-                "api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout
-            ),
-        ),
-        Service(
-            name="exporter",
-            command=[str(venv_bin / "metamon"), "exporter", "--port", str(s.exporter_port)],
-            port=s.exporter_port,
-            port_setting="METAMON_EXPORTER_PORT",
-            probe=lambda: probe_http_ready(
-                "exporter", f"http://{s.api_host}:{s.exporter_port}", "/metrics", timeout
-            ),
-        ),
-        Service(
-            name="indexer",
-            command=[str(venv_bin / "metamon"), "indexer"],
-            port=None,
-            port_setting=None,
-            probe=None,
-        ),
-        Service(
-            name="worker",
-            command=[str(venv_bin / "metamon"), "worker"],
-            port=None,
-            port_setting=None,
-            probe=None,
-        ),
-        Service(
-            name="scheduler",
-            command=[str(venv_bin / "metamon"), "scheduler"],
-            port=None,
-            port_setting=None,
-            probe=None,
-        ),
+        api(s, "api", s.api_port),
+        exporter(s),
+        *(program(name, name) for name in ("indexer", "worker", "scheduler")),
     ]
-
-
-# Started after the infrastructure is healthy: they need the database and the index.
-APP_SERVICES = ("api", "exporter", "indexer", "worker", "scheduler")

@@ -18,37 +18,55 @@ def prometheus_config(settings: Settings) -> Path:
     return settings.stack_dir / "prometheus" / "prometheus.yml"
 
 
-def write_prometheus_config(settings: Settings) -> None:
-    """For the fast profile: the committed config with the fast rules and their 1 s intervals. Paths
-    become absolute, since the rendering lives outside prometheus/."""
-    if settings.alerting_profile == "standard":
-        return
+def render_prometheus_config(settings: Settings, targets: Path, external_labels: dict[str, str]) -> dict:
+    """The committed config for the settings' alerting profile (the fast rules and their 1 s intervals
+    for fast), reading its targets from `targets` and adding `external_labels`. Paths become absolute,
+    since the rendering lives outside prometheus/."""
     prometheus_dir = settings.config_dir / "prometheus"
     config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
-    interval = load_thresholds().profiles["fast"].evaluation_interval
-    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = interval
-    config["rule_files"] = [str(settings.config_dir / RULES_DIR / OUTPUTS["fast"])]
+    profile = settings.alerting_profile
+    if profile == "fast":
+        interval = load_thresholds().profiles["fast"].evaluation_interval
+        config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = interval
+    config["rule_files"] = [str(settings.config_dir / RULES_DIR / OUTPUTS[profile])]
+    config["global"]["external_labels"].update(external_labels)
     for sd in [*config["alerting"]["alertmanagers"], *config["scrape_configs"]]:
         for discovery in sd.get("file_sd_configs", []):
-            discovery["files"] = [str(prometheus_dir / f) for f in discovery["files"]]
-    path = prometheus_config(settings)
+            discovery["files"] = [str(targets / Path(f).name) for f in discovery["files"]]
+    return config
+
+
+def write_rendered(path: Path, config: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# Rendered by `metamon stack up` for the fast profile; edit prometheus/prometheus.yml.\n"
+        "# Rendered by `metamon stack up`; edit prometheus/prometheus.yml.\n"
         + yaml.safe_dump(config, sort_keys=False)
     )
 
 
-def write_prometheus_targets(settings: Settings, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = {
-        "prometheus": settings.prometheus_port,
-        "alertmanager": settings.alertmanager_port,
-        "metamon-api": settings.api_port,
-        "metamon-exporter": settings.exporter_port,
+def write_prometheus_config(settings: Settings) -> None:
+    """For the fast profile: the committed config with the fast rules and their 1 s intervals."""
+    if settings.alerting_profile == "standard":
+        return
+    targets = settings.config_dir / "prometheus" / "targets"
+    write_rendered(prometheus_config(settings), render_prometheus_config(settings, targets, {}))
+
+
+def standard_targets(settings: Settings) -> dict[str, list[int]]:
+    return {
+        "prometheus": [settings.prometheus_port],
+        "alertmanager": [settings.alertmanager_port],
+        "metamon-api": [settings.api_port],
+        "metamon-exporter": [settings.exporter_port],
     }
-    for job, port in targets.items():
-        content = json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {}}], indent=2) + "\n"
+
+
+def write_prometheus_targets(directory: Path, targets: dict[str, list[int]]) -> None:
+    """One file_sd file per job, listing its loopback ports."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for job, ports in targets.items():
+        entries = [{"targets": [f"127.0.0.1:{port}" for port in ports], "labels": {}}]
+        content = json.dumps(entries, indent=2) + "\n"
         path = directory / f"{job}.json"
         if not path.exists() or path.read_text() != content:
             path.write_text(content)  # Prometheus reloads file_sd files when they change
