@@ -31,7 +31,7 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class InvalidTransition(Exception):
-    """The proposal is not in a state that allows this (the API answers 409)."""
+    """The proposal (or alert) is not in a state that allows this (the API answers 409)."""
 
 
 class DecisionRefused(ValueError):

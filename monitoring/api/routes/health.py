@@ -5,44 +5,21 @@ not for strangers."""
 
 import asyncio
 from importlib.metadata import version
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from metamon.monitoring.api.deps import SettingsDep, bearer, get_principal
+from metamon.monitoring.api.schemas.health import DependencyHealth, Health, HealthStatus, IndexBacklog
 from metamon.monitoring.db.session import session_factory
 from metamon.monitoring.outbox import backlog
 from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
 from metamon.monitoring.settings import Settings
 
 router = APIRouter(prefix="/health", tags=["health"])
-Overall = Literal["ok", "degraded", "unavailable"]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-class DependencyHealth(BaseModel):
-    status: Literal["up", "down"]
-    detail: str
-    latency_ms: float
-
-
-class IndexBacklog(BaseModel):
-    traces: int
-    oldest_age_seconds: float
-
-
-class HealthStatus(BaseModel):
-    status: Overall
-
-
-class Health(HealthStatus):
-    version: str
-    dependencies: dict[str, DependencyHealth]
-    # Traces stored but not yet in Elasticsearch; null when the database is down.
-    index_backlog: IndexBacklog | None
 
 
 @router.get("/live", response_model=HealthStatus)

@@ -3,17 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from metamon.monitoring.api.deps import Principal, SessionDep, get_principal
+from metamon.monitoring.api.schemas.projects import CurrentProject
 from metamon.monitoring.db.models import Project
 
 router = APIRouter(prefix="/projects", tags=["projects"])
-
-
-class CurrentProject(BaseModel):
-    project: str
-    scopes: list[str]
 
 
 @router.get("/current", response_model=CurrentProject)
