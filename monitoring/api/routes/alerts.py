@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.body import documented_json_body, read_body
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from metamon.monitoring.api.schemas.alerts import (
     Actor,
@@ -37,7 +37,16 @@ Reader = Annotated[Principal, Depends(require_scope("read"))]
 Reviewer = Annotated[Principal, Depends(require_scope("review"))]
 
 
-@router.post("/webhook", response_model=WebhookReceipt)
+@router.post(
+    "/webhook",
+    response_model=WebhookReceipt,
+    openapi_extra=documented_json_body(AlertmanagerPayload),
+    responses={
+        401: {"description": "Missing or wrong webhook token"},
+        413: {"description": "Body or notification too large"},
+        415: {"description": "Not JSON"},
+    },
+)
 async def alertmanager_webhook(
     request: Request,
     settings: SettingsDep,

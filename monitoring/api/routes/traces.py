@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.body import documented_json_body, read_body
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
 from metamon.monitoring.ingest.schemas import IngestedTrace, IngestResult, TraceBatch
 from metamon.monitoring.ingest.writer import ingest_batch
@@ -28,16 +28,7 @@ def item_errors(exc: ValidationError) -> list[dict]:
 @router.post(
     "",
     response_model=IngestResult,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": TraceBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-                }
-            },
-        }
-    },
+    openapi_extra=documented_json_body(TraceBatch),
     responses={
         413: {"description": "Body or batch too large"},
         415: {"description": "Not JSON"},

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from metamon.agents.monitor.rollout import degradation
 from metamon.agents.research.metrics import METRICS
-from metamon.agents.research.stats import two_proportion_p_value
 from metamon.monitoring.db.models import AppConfig, AuditLog, ImprovementImpact, Project
 from metamon.monitoring.settings import Settings
+from metamon.monitoring.statistics.failures import Counts
+from metamon.monitoring.statistics.significance import two_proportion_p_value
 from metamon.monitoring.workflow.configs import active_config
 from metamon.monitoring.workflow.proposals import InvalidTransition
 from metamon.monitoring.workflow.rollout import advance, rollback, serving_candidate, start_rollout
@@ -93,7 +94,7 @@ def test_a_better_candidate_goes_through_every_stage_and_its_impact_is_recorded(
     assert final.metric == "fact_accuracy"
     assert (final.before_value, final.after_value) == (pytest.approx(0.8), pytest.approx(0.95))
     # Against the control group: the 800 traces v1 served while the candidate served its 200.
-    assert final.p_value == pytest.approx(two_proportion_p_value(160, 800, 10, 200))
+    assert final.p_value == pytest.approx(two_proportion_p_value(Counts(800, 160), Counts(200, 10)))
     assert final.significant
     # 15 points fewer failures x $ per point per 1,000 requests x (2,000 requests this week x 30/7) / 1000
     requests = 2000 * 30 / 7
