@@ -161,8 +161,8 @@ def main() -> None:
                     app="support-bot",
                     window=WINDOW,
                     baseline=BASELINE,
-                    min_samples=settings.research_min_samples,
-                    work_mem=settings.research_work_mem,
+                    min_samples=settings.research.min_samples,
+                    work_mem=settings.research.work_mem,
                 ),
                 args.runs,
             )

@@ -30,14 +30,17 @@ def send(
     from metamon.monitoring.notifications.smtp import EmailDeliveryError
 
     settings = get_settings()
-    with session_factory(settings.database_url)() as session:
+    with session_factory(settings.database.url)() as session:
         if not dry_run:
             try:
                 message = send_digest(session, settings)
             except (EmailDeliveryError, ValueError) as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
-            typer.echo(f"sent {message['Subject']!r} to {', '.join(settings.digest_email_to)}", err=True)
+            typer.echo(
+                f"sent {message['Subject']!r} to {', '.join(settings.notifications.digest_email_to)}",
+                err=True,
+            )
             return
         message = build_digest(session, settings, now=datetime.now().astimezone())
     if output:

@@ -13,9 +13,9 @@ def timeout_options(database_url: str, settings: Settings) -> dict:
     query = make_url(database_url).query
     options = {}
     if "connect_timeout" not in query:
-        options["connect_timeout"] = max(2, settings.database_connect_timeout_seconds)
+        options["connect_timeout"] = max(2, settings.database.connect_timeout_seconds)
     if "options" not in query:
-        options["options"] = f"-c statement_timeout={int(settings.database_statement_timeout_seconds * 1000)}"
+        options["options"] = f"-c statement_timeout={int(settings.database.statement_timeout_seconds * 1000)}"
     return options
 
 

@@ -94,9 +94,9 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
 
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = settings.smtp_from
-    if settings.digest_email_to:
-        message["To"] = ", ".join(settings.digest_email_to)
+    message["From"] = settings.notifications.smtp_from
+    if settings.notifications.digest_email_to:
+        message["To"] = ", ".join(settings.notifications.digest_email_to)
     message["Date"] = format_datetime(now)
     # An explicit domain: the default asks DNS for this host's FQDN, which can stall.
     message["Message-ID"] = make_msgid("digest", domain=_sender_domain(settings))
@@ -116,12 +116,14 @@ def build_digest(session: Session, settings: Settings, *, now: datetime) -> Emai
 
 
 def send_digest(session: Session, settings: Settings, *, now: datetime | None = None) -> EmailMessage:
-    """Build the digest and send it to `settings.digest_email_to`; returns what was sent."""
-    if not settings.digest_email_to:
+    """Build the digest and send it to `settings.notifications.digest_email_to`; returns what was sent."""
+    if not settings.notifications.digest_email_to:
         raise ValueError("no digest recipients: set METAMON_DIGEST_EMAIL_TO")
     message = build_digest(session, settings, now=now or datetime.now().astimezone())
     send_email(message, settings)
-    log.info("digest sent", extra={"subject": message["Subject"], "to": settings.digest_email_to})
+    log.info(
+        "digest sent", extra={"subject": message["Subject"], "to": settings.notifications.digest_email_to}
+    )
     return message
 
 
@@ -276,11 +278,11 @@ def _total(session: Session, query: Select) -> int:
 
 
 def _api(settings: Settings) -> str:
-    return f"{settings.public_base_url}/api/v1"
+    return f"{settings.api.public_base_url}/api/v1"
 
 
 def _grafana(settings: Settings, uid: str, **variables: str) -> str:
-    url = f"{settings.grafana_url.rstrip('/')}/d/{uid}"
+    url = f"{settings.notifications.grafana_url.rstrip('/')}/d/{uid}"
     return f"{url}?{urlencode({f'var-{k}': v for k, v in variables.items()})}" if variables else url
 
 
@@ -293,7 +295,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _sender_domain(settings: Settings) -> str:
-    return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "metamon"
+    return parseaddr(settings.notifications.smtp_from)[1].rpartition("@")[2] or "metamon"
 
 
 @lru_cache

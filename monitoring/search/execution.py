@@ -58,7 +58,7 @@ def _answered(call: Callable[[], Any]) -> Any:
 
 def _on_indices(settings: Settings, call: Callable[[Elasticsearch], Any]) -> Any:
     """`call(es)`; when the alias does not exist yet (nothing indexed), create it empty and call again."""
-    es = get_es(settings.elasticsearch_url)
+    es = get_es(settings.search.url)
     try:
         return call(es)
     except NotFoundError:
@@ -69,9 +69,11 @@ def _on_indices(settings: Settings, call: Callable[[Elasticsearch], Any]) -> Any
 def _run(settings: Settings, body: dict) -> dict:
     def search() -> dict:
         if "pit" not in body:
-            return _on_indices(settings, lambda es: es.search(index=settings.traces_index_alias, **body).body)
+            return _on_indices(
+                settings, lambda es: es.search(index=settings.search.traces_index_alias, **body).body
+            )
         try:  # a point in time names its indices itself; gone, it is a 404
-            return get_es(settings.elasticsearch_url).search(**body).body
+            return get_es(settings.search.url).search(**body).body
         except NotFoundError:
             raise SearchRefused(
                 f"the cursor has expired (pages of a relevance search live {PIT_KEEP_ALIVE}): "
@@ -83,7 +85,9 @@ def _run(settings: Settings, body: dict) -> dict:
 
 def _open_pit(settings: Settings) -> str:
     def open_pit(es: Elasticsearch) -> str:
-        return es.open_point_in_time(index=settings.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+        return es.open_point_in_time(index=settings.search.traces_index_alias, keep_alive=PIT_KEEP_ALIVE)[
+            "id"
+        ]
 
     return _answered(lambda: _on_indices(settings, open_pit))
 
@@ -93,7 +97,7 @@ def _hits(settings: Settings, result: dict, size: int, item: Callable[[dict], di
     pit = result.get("pit_id")
     more = len(hits) == size
     if pit and not more:  # the last page: its point in time can go now
-        get_es(settings.elasticsearch_url).options(ignore_status=404).close_point_in_time(id=pit)
+        get_es(settings.search.url).options(ignore_status=404).close_point_in_time(id=pit)
     total = result["hits"]["total"]
     return Hits(
         total=total["value"],
@@ -117,7 +121,7 @@ def search_traces(
     sort = sort or ("relevance" if q else "timestamp")
     after = decode_cursor(cursor) if cursor else None
     body = search_traces_body(
-        project_id, q, filters, sort, order, size, after, settings.search_exact_total_up_to
+        project_id, q, filters, sort, order, size, after, settings.search.exact_total_up_to
     )
     if sort == "relevance":
         pit = after.pit if after and after.pit else _open_pit(settings)
@@ -154,7 +158,7 @@ def search_evaluations(
         q,
         size,
         decode_cursor(cursor) if cursor else None,
-        settings.search_exact_total_up_to,
+        settings.search.exact_total_up_to,
     )
 
     def item(hit: dict) -> dict:

@@ -116,7 +116,7 @@ def _retryable(status: int) -> bool:
 def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
     """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
     with sessions() as session, session.begin():
-        rows = claim(session, TRACE_INDEX, settings.indexer_claim_rows)
+        rows = claim(session, TRACE_INDEX, settings.search.indexer_claim_rows)
         if not rows:
             return DrainResult(0, 0, failed=False)
         trace_ids = list({uuid.UUID(t) for row in rows for t in row.payload.get("trace_ids", [])})
@@ -124,7 +124,7 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
             actions = load_documents(session, settings, trace_ids)
             _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
         except Exception as exc:  # Elasticsearch down or refusing the request: keep the rows, retry later
-            back_off(rows, exc, settings.indexer_max_backoff_seconds)
+            back_off(rows, exc, settings.search.indexer_max_backoff_seconds)
             log.warning(
                 "indexing failed; %d outbox rows back off", len(rows), extra={"error": str(exc)[:500]}
             )
@@ -141,7 +141,7 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
                 [r.trace_id for r in later if r.project_id == project],
                 attempts=attempts,
                 last_error=later[0].reason,
-                max_backoff_seconds=settings.indexer_max_backoff_seconds,
+                max_backoff_seconds=settings.search.indexer_max_backoff_seconds,
             )
         refused = {str(r.trace_id) for r in refusals}
         clear_dead_letters(session, [uuid.UUID(a["_id"]) for a in actions if a["_id"] not in refused])
@@ -177,4 +177,4 @@ def run_forever(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Se
             log.exception("indexer pass failed")
             result = DrainResult(0, 0, failed=True)
         if not result.rows or result.failed:
-            time.sleep(settings.indexer_poll_seconds)
+            time.sleep(settings.search.indexer_poll_seconds)

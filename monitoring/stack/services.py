@@ -26,34 +26,34 @@ class Service:
 
 
 def elasticsearch_home(settings: Settings) -> Path:
-    return settings.stack_dir / f"elasticsearch-{settings.elasticsearch_version}"
+    return settings.stack.dir / f"elasticsearch-{settings.stack.elasticsearch_version}"
 
 
 def alertmanager_dir(settings: Settings) -> Path:
     """Where `stack up` renders Alertmanager's config, templates and secret files from the settings."""
-    return settings.stack_dir / "alertmanager"
+    return settings.stack.dir / "alertmanager"
 
 
 def stack_services(settings: Settings) -> list[Service]:
-    s, state, timeout = settings, settings.stack_dir, settings.health_timeout
+    s, state, timeout = settings, settings.stack.dir, settings.api.health_timeout
     venv_bin = Path(sys.executable).parent
     return [
         Service(
             name="postgres",
             command=[
-                str(s.postgres_bin / "postgres"),
+                str(s.stack.postgres_bin / "postgres"),
                 "-D",
                 str(state / "postgres"),
                 "-p",
-                str(s.postgres_port),
+                str(s.database.port),
                 "-k",
                 str(state / "run"),
                 "-c",
-                f"listen_addresses={s.postgres_host}",
+                f"listen_addresses={s.database.host}",
             ],
-            port=s.postgres_port,
+            port=s.database.port,
             port_setting="METAMON_POSTGRES_PORT",
-            probe=lambda: probe_database(s.maintenance_database_url, timeout),
+            probe=lambda: probe_database(s.database.maintenance_url, timeout),
             unprivileged=True,
             stopsignal="INT",  # PostgreSQL's "fast" shutdown
         ),
@@ -64,17 +64,17 @@ def stack_services(settings: Settings) -> list[Service]:
                 "-Ediscovery.type=single-node",
                 "-Expack.security.enabled=false",
                 "-Enetwork.host=127.0.0.1",
-                f"-Ehttp.port={s.elasticsearch_port}",
+                f"-Ehttp.port={s.search.port}",
                 f"-Epath.data={state / 'elasticsearch-data'}",
                 f"-Epath.logs={state / 'logs' / 'elasticsearch'}",
             ],
-            port=s.elasticsearch_port,
+            port=s.search.port,
             port_setting="METAMON_ELASTICSEARCH_PORT",
-            probe=lambda: probe_elasticsearch(s.elasticsearch_url, timeout, wait_for_status="yellow"),
+            probe=lambda: probe_elasticsearch(s.search.url, timeout, wait_for_status="yellow"),
             unprivileged=True,
             environment={
-                "ES_JAVA_HOME": str(s.java_home),
-                "ES_JAVA_OPTS": f"-Xms{s.elasticsearch_heap} -Xmx{s.elasticsearch_heap}",
+                "ES_JAVA_HOME": str(s.stack.java_home),
+                "ES_JAVA_OPTS": f"-Xms{s.stack.elasticsearch_heap} -Xmx{s.stack.elasticsearch_heap}",
             },
         ),
         Service(
@@ -83,12 +83,12 @@ def stack_services(settings: Settings) -> list[Service]:
                 "/usr/bin/prometheus",
                 f"--config.file={prometheus_config(s)}",
                 f"--storage.tsdb.path={state / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{s.prometheus_port}",
+                f"--web.listen-address=127.0.0.1:{s.alerting.prometheus_port}",
                 "--web.enable-lifecycle",
             ],
-            port=s.prometheus_port,
+            port=s.alerting.prometheus_port,
             port_setting="METAMON_PROMETHEUS_PORT",
-            probe=lambda: probe_http_ready("prometheus", s.prometheus_url, "/-/ready", timeout),
+            probe=lambda: probe_http_ready("prometheus", s.alerting.prometheus_url, "/-/ready", timeout),
         ),
         Service(
             name="alertmanager",
@@ -96,29 +96,29 @@ def stack_services(settings: Settings) -> list[Service]:
                 "/usr/bin/prometheus-alertmanager",
                 f"--config.file={alertmanager_dir(s) / ALERTMANAGER_CONFIG}",
                 f"--storage.path={state / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{s.alertmanager_port}",
+                f"--web.listen-address=127.0.0.1:{s.alerting.alertmanager_port}",
                 "--cluster.listen-address=",  # one local instance: no gossip port
             ],
-            port=s.alertmanager_port,
+            port=s.alerting.alertmanager_port,
             port_setting="METAMON_ALERTMANAGER_PORT",
-            probe=lambda: probe_http_ready("alertmanager", s.alertmanager_url, "/-/ready", timeout),
+            probe=lambda: probe_http_ready("alertmanager", s.alerting.alertmanager_url, "/-/ready", timeout),
         ),
         Service(
             name="api",
-            command=[str(venv_bin / "metamon"), "serve", "--port", str(s.api_port)],
-            port=s.api_port,
+            command=[str(venv_bin / "metamon"), "serve", "--port", str(s.api.port)],
+            port=s.api.port,
             port_setting="METAMON_API_PORT",
             probe=lambda: probe_http_ready(
-                "api", f"http://{s.api_host}:{s.api_port}", "/api/v1/health", timeout
+                "api", f"http://{s.api.host}:{s.api.port}", "/api/v1/health", timeout
             ),
         ),
         Service(
             name="exporter",
-            command=[str(venv_bin / "metamon"), "exporter", "--port", str(s.exporter_port)],
-            port=s.exporter_port,
+            command=[str(venv_bin / "metamon"), "exporter", "--port", str(s.exporter.port)],
+            port=s.exporter.port,
             port_setting="METAMON_EXPORTER_PORT",
             probe=lambda: probe_http_ready(
-                "exporter", f"http://{s.api_host}:{s.exporter_port}", "/metrics", timeout
+                "exporter", f"http://{s.api.host}:{s.exporter.port}", "/metrics", timeout
             ),
         ),
         Service(

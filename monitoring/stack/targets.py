@@ -13,15 +13,15 @@ from metamon.monitoring.settings import Settings
 
 def prometheus_config(settings: Settings) -> Path:
     """The committed config for the standard profile; a rendering of it in the stack dir for fast."""
-    if settings.alerting_profile == "standard":
+    if settings.stack.alerting_profile == "standard":
         return settings.config_dir / "prometheus" / "prometheus.yml"
-    return settings.stack_dir / "prometheus" / "prometheus.yml"
+    return settings.stack.dir / "prometheus" / "prometheus.yml"
 
 
 def write_prometheus_config(settings: Settings) -> None:
     """For the fast profile: the committed config with the fast rules and their 1 s intervals. Paths
     become absolute, since the rendering lives outside prometheus/."""
-    if settings.alerting_profile == "standard":
+    if settings.stack.alerting_profile == "standard":
         return
     prometheus_dir = settings.config_dir / "prometheus"
     config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
@@ -42,10 +42,10 @@ def write_prometheus_config(settings: Settings) -> None:
 def write_prometheus_targets(settings: Settings, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     targets = {
-        "prometheus": settings.prometheus_port,
-        "alertmanager": settings.alertmanager_port,
-        "metamon-api": settings.api_port,
-        "metamon-exporter": settings.exporter_port,
+        "prometheus": settings.alerting.prometheus_port,
+        "alertmanager": settings.alerting.alertmanager_port,
+        "metamon-api": settings.api.port,
+        "metamon-exporter": settings.exporter.port,
     }
     for job, port in targets.items():
         content = json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {}}], indent=2) + "\n"

@@ -4,12 +4,12 @@
 - before: the control group, the app's other traces over the same time (served by the active config
   while the candidate served its share); without any, the app's traces over a window as long as the
   rollout so far, ending when the candidate was created;
-- significance: a two-proportion z-test on their failure rates (settings.impact_alpha);
+- significance: a two-proportion z-test on their failure rates (settings.rollout.impact_alpha);
 - ROI, in USD per 30 days:
 
       ROI = Δ × V × R / 1000
       Δ = failure rate before − failure rate after, in percentage points (positive: fewer failures)
-      V = settings.impact_value_per_point_usd, what one point is worth per 1,000 requests
+      V = settings.rollout.impact_value_per_point_usd, what one point is worth per 1,000 requests
       R = the app's requests per 30 days, estimated as its traces in the last 7 days × 30 / 7
 
 Rows and failures are those metamon.monitoring.statistics.failures defines for the metric, which research
@@ -99,7 +99,7 @@ def measure(
     if before.n and after.n:
         p_value = two_proportion_p_value(before, after)
         delta_points = (before.rate - after.rate) * 100
-        roi = delta_points * settings.impact_value_per_point_usd * requests / 1000
+        roi = delta_points * settings.rollout.impact_value_per_point_usd * requests / 1000
     impact = ImprovementImpact(
         proposal_id=proposal.id,
         metric=metric.name,
@@ -107,7 +107,7 @@ def measure(
         before_value=before.value(metric),
         after_value=after.value(metric),
         p_value=p_value,
-        significant=None if p_value is None else p_value < settings.impact_alpha,
+        significant=None if p_value is None else p_value < settings.rollout.impact_alpha,
         roi_usd=roi,
         details={
             "config_version": candidate.version,
@@ -115,7 +115,7 @@ def measure(
             "after": _period(after, started, now),
             "delta_points": delta_points,
             "requests_per_30_days": requests,
-            "value_per_point_usd": settings.impact_value_per_point_usd,
+            "value_per_point_usd": settings.rollout.impact_value_per_point_usd,
             "roi_formula": "delta_points * value_per_point_usd * requests_per_30_days / 1000",
         },
     )

@@ -62,21 +62,21 @@ async def alertmanager_webhook(
             "missing or wrong webhook token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    _, body = await read_body(request, ("application/json",), settings.webhook_max_body_bytes)
+    _, body = await read_body(request, ("application/json",), settings.alerting.webhook_max_body_bytes)
     try:
         payload = AlertmanagerPayload.model_validate_json(body)
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)][:20]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors) from None
-    if len(payload.alerts) > settings.webhook_max_alerts:
+    if len(payload.alerts) > settings.alerting.webhook_max_alerts:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            f"{len(payload.alerts)} alerts exceed the limit of {settings.webhook_max_alerts}",
+            f"{len(payload.alerts)} alerts exceed the limit of {settings.alerting.webhook_max_alerts}",
         )
     # In a worker thread: an upsert waiting on another request's row lock must not block the event
     # loop that request needs to commit. One hop, one transaction, committed before the response (no
     # request-scoped session, whose opening and closing would cost two more hops).
-    return await run_in_threadpool(_store, settings.database_url, payload)
+    return await run_in_threadpool(_store, settings.database.url, payload)
 
 
 def _store(database_url: str, payload: AlertmanagerPayload) -> WebhookReceipt:

@@ -45,7 +45,7 @@ async def trigger_evaluation(
     report = await run_in_threadpool(
         evaluate,
         settings,
-        session_factory(settings.database_url),
+        session_factory(settings.database.url),
         project_id=principal.project_id,
         trigger="manual",
         window=window,

@@ -41,7 +41,7 @@ def get_queue(
 ) -> Queue:
     """Traces for `reviewer` to label, most informative first, never one they already labelled."""
     entries = review_queue(
-        session, principal.project_id, reviewer, limit, days, settings.review_borderline_margin
+        session, principal.project_id, reviewer, limit, days, settings.review.borderline_margin
     )
     ids = [e["trace"].id for e in entries]
     evaluations: dict[uuid.UUID, list[ScoredBy]] = {i: [] for i in ids}

@@ -50,25 +50,27 @@ async def health(
 
 
 async def _report(settings: Settings, response: Response) -> Health:
-    t = settings.health_timeout
+    t = settings.api.health_timeout
     results = await asyncio.gather(
-        asyncio.to_thread(probe_database, settings.database_url, t),
-        asyncio.to_thread(probe_elasticsearch, settings.elasticsearch_url, t),
-        asyncio.to_thread(probe_http_ready, "prometheus", settings.prometheus_url, "/-/ready", t),
-        asyncio.to_thread(probe_http_ready, "alertmanager", settings.alertmanager_url, "/-/ready", t),
+        asyncio.to_thread(probe_database, settings.database.url, t),
+        asyncio.to_thread(probe_elasticsearch, settings.search.url, t),
+        asyncio.to_thread(probe_http_ready, "prometheus", settings.alerting.prometheus_url, "/-/ready", t),
+        asyncio.to_thread(
+            probe_http_ready, "alertmanager", settings.alerting.alertmanager_url, "/-/ready", t
+        ),
     )
     deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
     pending = None
     if deps["database"].status == "up":
         try:
-            pending = await asyncio.to_thread(_backlog, settings.database_url)
+            pending = await asyncio.to_thread(_backlog, settings.database.url)
         except ProgrammingError:  # reachable, but the tables are not there
             deps["database"].status = "down"
             deps["database"].detail += "; schema missing: run `metamon db upgrade`"
     if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
-        response.headers["Retry-After"] = str(settings.database_retry_after_seconds)
+        response.headers["Retry-After"] = str(settings.database.retry_after_seconds)
     else:
         overall = "ok" if all(d.status == "up" for d in deps.values()) else "degraded"
     return Health(status=overall, version=version("metamon"), dependencies=deps, index_backlog=pending)

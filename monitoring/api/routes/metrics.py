@@ -46,7 +46,7 @@ WindowQuery = Annotated[
 
 def window_length(window: str | None, settings) -> timedelta:
     if window is None:
-        return timedelta(seconds=settings.evaluation_window_seconds)
+        return timedelta(seconds=settings.evaluation.window_seconds)
     return parse_duration(window, "window")
 
 

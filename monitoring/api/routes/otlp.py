@@ -112,9 +112,9 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 
 async def _export(request: Request, settings, message_type, extract):
     """Read, decompress, decode and map a body: (media type, usable items, rejection reasons)."""
-    media_type, body = await read_body(request, (PROTOBUF, JSON), settings.ingest_max_body_bytes)
+    media_type, body = await read_body(request, (PROTOBUF, JSON), settings.ingest.max_body_bytes)
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        body = _gunzip(body, settings.ingest_max_body_bytes)
+        body = _gunzip(body, settings.ingest.max_body_bytes)
     try:  # on the thread pool: mapping is Python work the event loop must not wait for
         items, rejected = await run_in_threadpool(lambda: extract(decode(media_type, body, message_type)))
     except OtlpError as exc:

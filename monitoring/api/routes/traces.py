@@ -42,15 +42,15 @@ async def ingest_traces(
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> IngestResult:
     """Ingest up to `METAMON_INGEST_MAX_BATCH` traces. Re-sending a trace `id` updates it."""
-    _, body = await read_body(request, ("application/json",), settings.ingest_max_body_bytes)
+    _, body = await read_body(request, ("application/json",), settings.ingest.max_body_bytes)
     try:
         batch = TraceBatch.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, item_errors(exc)) from None
-    if len(batch.traces) > settings.ingest_max_batch:
+    if len(batch.traces) > settings.ingest.max_batch:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            f"batch of {len(batch.traces)} traces exceeds the limit of {settings.ingest_max_batch}",
+            f"batch of {len(batch.traces)} traces exceeds the limit of {settings.ingest.max_batch}",
         )
     stored = await run_in_threadpool(ingest_batch, session, settings, principal.project_id, batch.traces)
     return IngestResult(

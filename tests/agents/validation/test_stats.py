@@ -1,6 +1,5 @@
 """Known answers for a replay's comparison: the regression list, per-tag rates and the verdict."""
 
-
 import pytest
 
 from metamon.agents.validation.decision import decide

@@ -86,10 +86,10 @@ def test_postgres_hung_a_request_waits_the_connect_timeout_then_503(
     client, make_key, settings, paused_postgres
 ):
     # A URL of its own, so the engine has no pooled connection: each request must connect.
-    fresh = settings.model_copy(update={"database_url": settings.database_url + "?application_name=hung"})
+    fresh = settings.model_copy(update={"database_url": settings.database.url + "?application_name=hung"})
     client.app.dependency_overrides[current_settings] = lambda: fresh
     headers = {"Authorization": "Bearer mm_abcdefgh_" + "x" * 40}
-    bound = timeout_options(fresh.database_url, fresh)["connect_timeout"]
+    bound = timeout_options(fresh.database.url, fresh)["connect_timeout"]
     for path in ("/api/v1/projects/current", "/api/v1/search/traces"):
         started = time.monotonic()
         response = client.get(path, headers=headers)
@@ -100,10 +100,10 @@ def test_postgres_hung_a_request_waits_the_connect_timeout_then_503(
 def test_a_statement_stuck_behind_a_lock_is_cut_by_the_statement_timeout_then_503(client, make_key, settings):
     headers = make_key("pg-locked", scopes=("read",))
     cut = settings.model_copy(
-        update={"database_url": settings.database_url + "?options=-c%20statement_timeout%3D1000"}
+        update={"database_url": settings.database.url + "?options=-c%20statement_timeout%3D1000"}
     )
     client.app.dependency_overrides[current_settings] = lambda: cut
-    with connect(settings.database_url) as locker:
+    with connect(settings.database.url) as locker:
         locker.execute(sql.SQL("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE"))
         started = time.monotonic()
         response = client.get("/api/v1/projects/current", headers=headers)
@@ -118,16 +118,16 @@ def test_every_connection_gets_bounded_timeouts_from_the_settings(settings):
     bounded = settings.model_copy(
         update={"database_connect_timeout_seconds": 4, "database_statement_timeout_seconds": 2.5}
     )
-    assert timeout_options(settings.database_url, bounded) == {
+    assert timeout_options(settings.database.url, bounded) == {
         "connect_timeout": 4,
         "options": "-c statement_timeout=2500",
     }
-    with connect(settings.database_url) as conn:
+    with connect(settings.database.url) as conn:
         assert (
             conn.execute("SHOW statement_timeout").fetchone()[0]
-            == f"{int(settings.database_statement_timeout_seconds)}s"
+            == f"{int(settings.database.statement_timeout_seconds)}s"
         )
     # The URL's own say wins.
-    assert timeout_options(settings.database_url + "?connect_timeout=9", bounded) == {
+    assert timeout_options(settings.database.url + "?connect_timeout=9", bounded) == {
         "options": "-c statement_timeout=2500"
     }

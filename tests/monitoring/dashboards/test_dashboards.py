@@ -100,7 +100,7 @@ def test_every_prometheus_query_answers_from_the_real_prometheus(settings, popul
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
     queries = targets("prometheus")
     assert len(queries) > 25
-    with exporter(settings.database_url, tmp_path, exporter_cache_seconds="0") as target:
+    with exporter(settings.database.url, tmp_path, exporter_cache_seconds="0") as target:
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(tmp_path / "rules.yml")],
@@ -144,7 +144,7 @@ def _label_a_trace_and_record_an_impact(client, make_key, settings) -> None:
     """What the seeded project lacks for the review and impact panels: an expert label (through the API,
     so it reaches the index too) and a measured rollout stage."""
     headers = make_key(PROJECT, scopes=("review",))
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == PROJECT))
         trace_id = session.scalar(select(Trace.id).where(Trace.project_id == project_id).limit(1))
         proposal = session.scalar(
@@ -170,7 +170,7 @@ def test_every_postgresql_query_runs_and_answers(client, make_key, settings, pop
     _label_a_trace_and_record_an_impact(client, make_key, settings)
     queries = targets("grafana-postgresql-datasource")
     assert len(queries) >= 4
-    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(settings.database.url.replace("postgresql+psycopg", "postgresql")) as conn:
         for where, target in queries:
             rows = conn.execute(_sql(target["rawSql"])).fetchall()
             assert rows, where
@@ -200,7 +200,7 @@ def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, 
     queries = targets("elasticsearch")
     assert len(queries) >= 2
     for where, target in queries:
-        result = es.search(index=settings.traces_index_alias, **_es_body(target))
+        result = es.search(index=settings.search.traces_index_alias, **_es_body(target))
         first = next(iter(result["aggregations"].values()))
         assert first["buckets"], where
         assert result["hits"]["total"]["value"] > 0, where

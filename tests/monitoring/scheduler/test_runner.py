@@ -52,7 +52,7 @@ def test_two_runners_racing_for_one_occurrence_run_it_once(settings, monkeypatch
     for t in threads:
         t.join()
     assert len(calls) == 1
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         rows = session.execute(text("SELECT status FROM scheduler_runs WHERE job_id = 'race'")).all()
     assert [r.status for r in rows] == ["done"]
 

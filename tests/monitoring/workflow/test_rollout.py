@@ -100,7 +100,9 @@ def test_a_better_candidate_goes_through_every_stage_and_its_impact_is_recorded(
     requests = 2000 * 30 / 7
     assert final.details["delta_points"] == pytest.approx(15.0)
     assert final.details["requests_per_30_days"] == pytest.approx(requests)
-    assert final.roi_usd == pytest.approx(15.0 * settings.impact_value_per_point_usd * requests / 1000)
+    assert final.roi_usd == pytest.approx(
+        15.0 * settings.rollout.impact_value_per_point_usd * requests / 1000
+    )
     assert final.details["before"]["traces"] == 800 and final.details["after"]["traces"] == 200
 
     assert history(db, proposal.id) == [
@@ -152,7 +154,7 @@ def test_a_dip_within_the_tolerance_advances(db, settings):
 
 def test_nothing_moves_until_both_sides_have_enough_samples(db, settings):
     project_id, proposal, candidate = rolling(db, settings)
-    needed = settings.rollout_min_samples
+    needed = settings.rollout.min_samples
     # Much worse, but too few to tell: not rolled back either. Traces before the rollout do not count.
     add_traffic(db, project_id, start=NOW - HOUR, end=NOW, n=needed - 1, failures=needed // 2, version=2)
     add_traffic(db, project_id, start=NOW - 2 * HOUR, end=NOW - HOUR, n=500, failures=0, version=2)
@@ -238,7 +240,7 @@ def test_degradation_is_relative_and_oriented_by_the_metric():
 
 
 def test_rollout_stages_must_rise_to_100():
-    assert Settings(rollout_stages=[25, 100]).rollout_stages == [25, 100]
+    assert Settings(rollout_stages=[25, 100]).rollout.stages == [25, 100]
     for bad in ([10, 50], [50, 10, 100], [0, 100], []):
         with pytest.raises(ValidationError, match="rollout stages must rise"):
             Settings(rollout_stages=bad)
