@@ -156,6 +156,8 @@ class DatabaseSettings(Group):
     connect_timeout_seconds: int = 3
     # Seconds one statement may run (server-side statement_timeout, on every pooled connection; batch
     # jobs run one statement per batch, well under it). An `options` in the url's query wins.
+    # A client waits at most this plus the connect timeout for any answer (a stopped server cannot
+    # time out its own statements), then drops the connection: the API answers 503.
     statement_timeout_seconds: float = 30.0
     # Seconds a request waits for a free pooled connection before its 503.
     pool_timeout_seconds: float = 5.0

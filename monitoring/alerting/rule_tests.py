@@ -559,6 +559,20 @@ class _Cases:
                 alert_rule_test=self._fires(rule, fire, {}, age),
             )
         )
+        fire = seconds(for_.index_dead_letters)
+        n, rule = self._steps(fire), self._rule("MetamonIndexDeadLetters")
+        cases.append(
+            self._case(
+                "Elasticsearch refused 3 traces of acme; none of other",
+                step,
+                [
+                    _series("metamon_index_dead_letters", {"project": "acme"}, _constant(3, n)),
+                    _series("metamon_index_dead_letters", {"project": "other"}, _constant(0, n)),
+                ],
+                alert_rule_test=self._fires(rule, fire, {"project": "acme"}, 3),
+            )
+        )
+        cases.append(self._evaluator_errors())
         queued = 2 * self.lv.review_backlog_traces
         fire = seconds(for_.review_backlog)
         rule = self._rule("MetamonReviewBacklogHigh")
@@ -577,6 +591,22 @@ class _Cases:
             )
         )
         return cases
+
+    def _evaluator_errors(self) -> dict:
+        """The guardrail evaluator raises on 4 traces at once; fact accuracy never does."""
+        step, fire = self.step, 2 * self.step + seconds(self.p.for_.evaluator_errors)
+        n = self._steps(fire)
+        failing = {**APP, "evaluator": "guardrail"}
+        # From a first sample of 0, increase() extrapolates nothing: the value is exactly 4.
+        return self._case(
+            "the guardrail evaluator raised on 4 traces of support-bot",
+            step,
+            [
+                _series("metamon_evaluator_errors_total", failing, f"0 0 {_constant(4, n - 2)}"),
+                _series("metamon_evaluator_errors_total", {**APP, "evaluator": "fact"}, _constant(0, n)),
+            ],
+            alert_rule_test=self._fires(self._rule("MetamonEvaluatorErrors"), fire, failing, 4),
+        )
 
     # metamon-api ----------------------------------------------------------------------------------------
 

@@ -340,6 +340,34 @@ class _Alerts:
         )
         rules.append(
             self._alert(
+                "MetamonIndexDeadLetters",
+                "max by (project) (metamon_index_dead_letters) > 0",
+                for_.index_dead_letters,
+                "medium",
+                "overview",
+                "Elasticsearch refused traces: they are set aside as dead letters.",
+                "{{ $value }} traces of project {{ $labels.project }} were refused by Elasticsearch "
+                f"for {for_.index_dead_letters}: search and the review queue miss them "
+                "(`metamon dead-letters list`).",
+            )
+        )
+        errors_window = self.p.windows.evaluator_errors
+        rules.append(
+            self._alert(
+                "MetamonEvaluatorErrors",
+                "sum by (project, app, evaluator) "
+                f"(increase(metamon_evaluator_errors_total[{errors_window}])) > 0",
+                for_.evaluator_errors,
+                "medium",
+                "quality",
+                "An evaluator raises instead of scoring some traces.",
+                "The {{ $labels.evaluator }} evaluator raised on {{ $value }} traces of "
+                f"app {{{{ $labels.app }}}} in project {{{{ $labels.project }}}} over {errors_window}: "
+                "those traces lack its score.",
+            )
+        )
+        rules.append(
+            self._alert(
                 "MetamonReviewBacklogHigh",
                 f"max by (project) (metamon_review_queue_traces) > {lv.review_backlog_traces}",
                 for_.review_backlog,

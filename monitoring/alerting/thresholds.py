@@ -73,6 +73,8 @@ class ForDurations(_Strict):
     evaluation_stale: Duration
     component_down: Duration
     index_backlog: Duration
+    index_dead_letters: Duration
+    evaluator_errors: Duration
     review_backlog: Duration
     anomaly_score_high: Duration
 
@@ -98,6 +100,7 @@ class BurnWindows(_Strict):
 class Windows(_Strict):
     error_ratio: Duration
     llm_cost: Duration
+    evaluator_errors: Duration
     fact_accuracy_baseline: Duration
     latency_burn: BurnWindows
 

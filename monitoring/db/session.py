@@ -7,11 +7,11 @@ from functools import lru_cache
 
 import orjson
 from psycopg.types.json import set_json_loads
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from metamon.monitoring.db.connect import timeout_options
+from metamon.monitoring.db.connect import open_bounded, timeout_options
 from metamon.monitoring.settings import get_settings
 
 # JSONB columns (contexts, metadata, payloads) decode with orjson: several times faster than json.
@@ -44,7 +44,7 @@ POOL_SIZE, POOL_OVERFLOW = 10, 10
 def get_engine(url: str | None = None) -> Engine:
     settings = get_settings()
     url = url or settings.database.url
-    return create_engine(
+    engine = create_engine(
         url,
         poolclass=ObservedQueuePool,
         pool_pre_ping=True,
@@ -53,6 +53,12 @@ def get_engine(url: str | None = None) -> Engine:
         pool_timeout=settings.database.pool_timeout_seconds,
         connect_args=timeout_options(url, settings),
     )
+
+    @event.listens_for(engine, "do_connect")
+    def _bounded(dialect, record, cargs, cparams):
+        return open_bounded(settings, *cargs, **cparams)
+
+    return engine
 
 
 @lru_cache

@@ -3,7 +3,8 @@
 Several scheduler processes may run (for availability); each job occurrence runs once: before running,
 a process inserts (job, scheduled time) into `scheduler_runs`, and only the process whose insert
 succeeded runs it. The scheduled time is derived from the trigger, so every process names an
-occurrence the same way."""
+occurrence the same way. A run whose process died stays `running` until `sweep_abandoned` marks it
+failed, with the reason."""
 
 import logging
 import os
@@ -82,9 +83,56 @@ def finish(settings: Settings, job_id: str, scheduled_for: datetime, error: str 
         )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process, alive
+        return True
+    return True
+
+
+def sweep_abandoned(settings: Settings) -> int:
+    """Mark failed the `running` runs no process will finish, with the reason: this host's runs whose
+    process is gone, and any run older than twice its job's period and at least an hour (a long
+    evaluation may outlast one period; by then its runner has stopped). Returns how many it marked."""
+    host = RUNNER.rsplit(":", 1)[0]
+    limits = {
+        job_id: max(2 * period, timedelta(hours=1)) for job_id, ((_, period), _) in schedule(settings).items()
+    }
+    now = datetime.now(UTC)
+    marked = 0
+    with session_scope(settings.database.url) as session:
+        running = session.execute(
+            text(
+                "SELECT job_id, scheduled_for, runner, started_at FROM scheduler_runs "
+                "WHERE status = 'running'"
+            )
+        ).all()
+        for run in running:
+            runner_host, _, pid = run.runner.rpartition(":")
+            if runner_host == host and pid.isdigit() and not _alive(int(pid)):
+                error = f"the scheduler process {run.runner} stopped while it ran"
+            elif run.job_id in limits and run.started_at < now - limits[run.job_id]:
+                error = f"no scheduler finished it within {limits[run.job_id]}"
+            else:
+                continue
+            marked += session.execute(
+                text(
+                    "UPDATE scheduler_runs SET status = 'failed', error = :error, finished_at = now() "
+                    "WHERE job_id = :job AND scheduled_for = :at AND status = 'running'"
+                ),
+                {"job": run.job_id, "at": run.scheduled_for, "error": error},
+            ).rowcount
+    return marked
+
+
 def run_job(job_id: str) -> None:
     """The callable stored in the job store (by reference): claim the occurrence, then run the job."""
     settings = get_settings()
+    if swept := sweep_abandoned(settings):
+        log.warning("abandoned runs marked failed", extra={"runs": swept, "runner": RUNNER})
     (trigger, period), function = schedule(settings)[job_id]
     scheduled_for = occurrence(trigger, period, datetime.now(UTC))
     if not claim(settings, job_id, scheduled_for):

@@ -6,12 +6,15 @@ import re
 import signal
 import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from psycopg import sql
 
 from metamon.monitoring.api.deps import current_settings
-from metamon.monitoring.db.connect import connect, timeout_options
+from metamon.monitoring.db import session as db_session
+from metamon.monitoring.db.connect import answer_within, connect, timeout_options
 from metamon.monitoring.stack.supervisor import Supervisor
 from tests.conftest import run_metamon
 from tests.monitoring.alerting_payloads import alert, notification
@@ -95,6 +98,57 @@ def test_postgres_hung_a_request_waits_the_connect_timeout_then_503(
         response = client.get(path, headers=headers)
         assert_unavailable(response, path)
         assert time.monotonic() - started < bound + 2, path
+
+
+@contextmanager
+def frozen_postgres(base_settings):
+    """Every PostgreSQL process stopped with SIGSTOP, the backends of open connections included: no
+    statement_timeout can fire, and the kernel still acknowledges what clients send."""
+    postmaster = Supervisor(base_settings).states()["postgres"]["pid"]
+    children = [
+        int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _ppid(stat) == postmaster
+    ]
+    pids = [postmaster, *children]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _ppid(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):  # the process ended meanwhile
+        return None
+
+
+@pytest.mark.disruptive
+def test_postgres_frozen_a_pooled_connection_is_given_up_within_the_client_bound_then_503(
+    client, make_key, settings, base_settings, monkeypatch
+):
+    headers = make_key("pg-frozen", scopes=("read",))
+    bounded = settings.model_copy(
+        update={
+            "database_url": settings.database.url + "?application_name=frozen",
+            "database_statement_timeout_seconds": 1.0,
+            "database_connect_timeout_seconds": 2,
+        }
+    )
+    # A fresh engine of that URL, whose connections take their limits from these settings.
+    monkeypatch.setattr(db_session, "get_settings", lambda: bounded)
+    client.app.dependency_overrides[current_settings] = lambda: bounded
+    assert client.get("/api/v1/projects/current", headers=headers).status_code == 200  # one pooled
+    limit = answer_within(bounded) + bounded.database.connect_timeout_seconds
+    with frozen_postgres(base_settings):
+        for path in ("/api/v1/projects/current", "/api/v1/alerts"):
+            started = time.monotonic()
+            response = client.get(path, headers=headers)
+            assert_unavailable(response, path)
+            assert time.monotonic() - started < limit + 2, path
+    assert client.get("/api/v1/projects/current", headers=headers).status_code == 200
 
 
 def test_a_statement_stuck_behind_a_lock_is_cut_by_the_statement_timeout_then_503(client, make_key, settings):

@@ -100,3 +100,43 @@ def test_two_scheduler_processes_share_the_job_store_and_never_double_run(empty_
         ).all()
     assert jobs == {"evaluate", "monitor", "evaluate-daily", "retention", "digest"}
     assert failed == []
+
+
+def test_runs_whose_scheduler_died_are_swept_to_failed_with_the_reason(settings, monkeypatch):
+    monkeypatch.setattr(runner, "get_settings", lambda: settings)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = runner.RUNNER.rsplit(":", 1)[0]
+    now = datetime.now(UTC)
+    runs = {
+        # (runner, started this long ago) -> expected status
+        "dead-here": (f"{host}:{dead.pid}", timedelta(0), "failed"),
+        "alive-here": (runner.RUNNER, timedelta(0), "running"),
+        "elsewhere-overdue": ("other-host:1", timedelta(hours=2), "failed"),
+        "elsewhere-recent": ("other-host:2", timedelta(0), "running"),
+    }
+    with session_scope(settings.database.url) as session:
+        session.execute(text("DELETE FROM scheduler_runs WHERE job_id = 'evaluate'"))
+        for i, (who, ago, _) in enumerate(runs.values()):
+            session.execute(
+                text(
+                    "INSERT INTO scheduler_runs (job_id, scheduled_for, runner, status, started_at) "
+                    "VALUES ('evaluate', :at, :runner, 'running', :started)"
+                ),
+                {"at": now - timedelta(seconds=i), "runner": who, "started": now - ago},
+            )
+    assert runner.sweep_abandoned(settings) == 2
+    with session_scope(settings.database.url) as session:
+        rows = session.execute(
+            text("SELECT runner, status, error FROM scheduler_runs WHERE job_id = 'evaluate'")
+        ).all()
+    by_runner = {r.runner: r for r in rows}
+    for who, _, status in runs.values():
+        assert by_runner[who].status == status, who
+    assert (
+        by_runner[f"{host}:{dead.pid}"].error
+        == f"the scheduler process {host}:{dead.pid} stopped while it ran"
+    )
+    assert by_runner["other-host:1"].error == "no scheduler finished it within 1:00:00"
+    assert by_runner[runner.RUNNER].error is None
+    assert runner.sweep_abandoned(settings) == 0  # idempotent
