@@ -35,10 +35,10 @@ def _build(model: str, factory: str) -> BaseChatModel:
 def configured_chat_model(settings: Settings) -> BaseChatModel | None:
     """The configured model (built once per process), or None when none is configured. A model that
     cannot be built is logged and treated as none: the deterministic path must keep working."""
-    if not settings.llm_model and not settings.llm_factory:
+    if not settings.llm.model and not settings.llm.factory:
         return None
     try:
-        return _build(settings.llm_model, settings.llm_factory)
+        return _build(settings.llm.model, settings.llm.factory)
     except ChatModelError as exc:
         log.error("%s; the agents go on without an LLM", exc)
         return None

@@ -78,7 +78,7 @@ def name_of(collector: Collector) -> str:
 
 def build_registry(settings: Settings) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     collectors: list[Collector] = [
         IndexBacklogCollector(sessions),
         UsageCollector(sessions, settings),
@@ -88,12 +88,12 @@ def build_registry(settings: Settings) -> CollectorRegistry:
         FailuresCollector(sessions, settings),
     ]
     registry.register(
-        SelfCollector([CachedCollector(c, settings.exporter_cache_seconds) for c in collectors])
+        SelfCollector([CachedCollector(c, settings.exporter.cache_seconds) for c in collectors])
     )
     return registry
 
 
 def serve(settings: Settings) -> None:
-    start_http_server(settings.exporter_port, addr=settings.api_host, registry=build_registry(settings))
+    start_http_server(settings.exporter.port, addr=settings.api.host, registry=build_registry(settings))
     while True:
         time.sleep(3600)

@@ -427,16 +427,16 @@ class Loop:
 @contextmanager
 def stack_loop(settings: Settings) -> Iterator[Loop]:
     """The running stack; a fast-profile Prometheus and Alertmanager of our own if it runs the standard."""
-    api = f"http://{settings.api_host}:{settings.api_port}"
-    if settings.alerting_profile == "fast":
+    api = f"http://{settings.api.host}:{settings.api.port}"
+    if settings.stack.alerting_profile == "fast":
         note = "the stack's API, exporter, worker, Prometheus, Alertmanager (fast)"
-        yield Loop(f"{api}/api/v1", {}, note, settings.prometheus_url)
+        yield Loop(f"{api}/api/v1", {}, note, settings.alerting.prometheus_url)
         return
     with tempfile.TemporaryDirectory(prefix="bench-efficacy-") as tmp:
         directory = Path(tmp)
         render(settings, directory / "alertmanager", fast=True)
         with alertmanager(directory / "alertmanager") as am:
-            config = fast_loop_config(am, f"127.0.0.1:{settings.exporter_port}", api)
+            config = fast_loop_config(am, f"127.0.0.1:{settings.exporter.port}", api)
             with prometheus(config, directory) as prometheus_url:
                 note = (
                     "the stack's API, exporter and worker; the stack runs the standard alerting profile, so "

@@ -314,9 +314,9 @@ def phoenix_count(http: httpx.Client, url: str) -> int:
 
 
 def bench_phoenix(settings, db_url: str, batches: list[list], n_spans: int, clients: int) -> dict:
-    executable = phoenix_python(settings.stack_dir)
+    executable = phoenix_python(settings.stack.dir)
     port, grpc_port = free_port(), free_port()
-    workdir = settings.stack_dir / "phoenix-work"
+    workdir = settings.stack.dir / "phoenix-work"
     workdir.mkdir(exist_ok=True)
     pg = make_url(db_url)
     env = {
@@ -328,7 +328,7 @@ def bench_phoenix(settings, db_url: str, batches: list[list], n_spans: int, clie
         "PHOENIX_WORKING_DIR": str(workdir),
         "PHOENIX_TELEMETRY_ENABLED": "false",
     }
-    log = open(settings.stack_dir / "logs" / "phoenix-bench.log", "w")  # noqa: SIM115
+    log = open(settings.stack.dir / "logs" / "phoenix-bench.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(executable), "serve"], env=env, stdout=log, stderr=log, start_new_session=True
     )
@@ -418,7 +418,9 @@ def main() -> None:
                 p = bench_phoenix(settings, phoenix_url, root_batches, n, args.clients)
         finally:
             delete_trace_indices(es, settings)
-            es.options(ignore_status=404).indices.delete_index_template(name=settings.traces_index_alias)
+            es.options(ignore_status=404).indices.delete_index_template(
+                name=settings.search.traces_index_alias
+            )
 
     console.print("[bold]ratios[/] (same run)")
     for name in [n for n in ("root", "multi") if n in m and "REST" in m]:

@@ -183,7 +183,7 @@ def main() -> None:
         with session_scope(url) as session:
             bare, counts = timed(lambda: session.execute(text(BARE), params).one(), args.runs)
             # With the agent's own settings (work_mem, JIT off): the yardstick at its fastest.
-            with tuned(session, work_mem=settings.research_work_mem):
+            with tuned(session, work_mem=settings.research.work_mem):
                 six, _ = timed(lambda: session.execute(text(SIX_FIXED), params).all(), args.runs)
             segments, _ = timed(
                 lambda: analyse(
@@ -193,8 +193,8 @@ def main() -> None:
                     app="support-bot",
                     window=WINDOW,
                     baseline=BASELINE,
-                    min_samples=settings.research_min_samples,
-                    work_mem=settings.research_work_mem,
+                    min_samples=settings.research.min_samples,
+                    work_mem=settings.research.work_mem,
                 ),
                 args.runs,
             )

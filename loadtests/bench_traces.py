@@ -79,12 +79,12 @@ def bench_ingest(
 
     # Bare backend: COPY of the same rows into a table shaped like traces, bulk of the same documents.
     rows = [trace_row(project_id, TraceIn.model_validate(t)) for t in traces]
-    es = get_es(settings.elasticsearch_url)
-    raw_index = f"{settings.traces_index_alias}-raw"
+    es = get_es(settings.search.url)
+    raw_index = f"{settings.search.traces_index_alias}-raw"
     es.options(ignore_status=404).indices.delete(index=raw_index)
     template = template_body(settings)["template"]
     es.indices.create(index=raw_index, settings=template["settings"], mappings=template["mappings"])
-    with pg_connect(settings.database_url) as conn:
+    with pg_connect(settings.database.url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_raw")
         conn.execute("CREATE TABLE bench_raw (LIKE traces INCLUDING ALL)")
         start = time.perf_counter()
@@ -123,7 +123,7 @@ def bench_ingest(
             latencies.append(time.perf_counter() - t)
             resp.raise_for_status()
 
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         list(pool.map(post, payloads))
@@ -133,9 +133,9 @@ def bench_ingest(
             if backlog(session).traces == 0:
                 break
         time.sleep(0.05)
-    es.indices.refresh(index=settings.traces_index_alias)
+    es.indices.refresh(index=settings.search.traces_index_alias)
     t_e2e = time.perf_counter() - start
-    indexed = es.count(index=settings.traces_index_alias)["count"]
+    indexed = es.count(index=settings.search.traces_index_alias)["count"]
     rss = peak_rss_mb(api.proc.pid)
     api.stop()
     for w in workers:
@@ -172,7 +172,7 @@ def grow_corpus(settings, project_id, have: int, want: int) -> None:
     rng = random.Random(11)
     console.print(f"[bold]search corpus[/]: adding {want - have:,} traces (COPY, then `metamon reindex`)")
     start = time.perf_counter()
-    with pg_connect(settings.database_url) as conn, Progress(console=console) as progress:
+    with pg_connect(settings.database.url) as conn, Progress(console=console) as progress:
         task = progress.add_task("copying", total=want - have)
         for i in range(have, want, 10_000):
             rows = [
@@ -188,8 +188,8 @@ def grow_corpus(settings, project_id, have: int, want: int) -> None:
 
 
 def bench_search(settings, env, key, project_id, queries: int, api_workers: int) -> dict:
-    es = get_es(settings.elasticsearch_url)
-    total = es.count(index=settings.traces_index_alias)["count"]
+    es = get_es(settings.search.url)
+    total = es.count(index=settings.search.traces_index_alias)["count"]
     rng = random.Random(3)
     # Topic words (each in about a fifth of the traces) alone and paired, and rarer vocabulary words.
     words = [
@@ -223,7 +223,7 @@ def bench_search(settings, env, key, project_id, queries: int, api_workers: int)
             resp.raise_for_status()
             body = search_traces_body(project_id, q, TraceFilters(**filters), sort, "desc", 20, None, 10_000)
             t = time.perf_counter()
-            direct = es.search(index=settings.traces_index_alias, **body)
+            direct = es.search(index=settings.search.traces_index_alias, **body)
             es_t = time.perf_counter() - t
             assert resp.json()["total"] == direct["hits"]["total"]["value"]
             if n >= len(cases):
@@ -272,7 +272,9 @@ def main() -> None:
         finally:
             if not args.keep:
                 delete_trace_indices(es, settings)
-                es.options(ignore_status=404).indices.delete_index_template(name=settings.traces_index_alias)
+                es.options(ignore_status=404).indices.delete_index_template(
+                    name=settings.search.traces_index_alias
+                )
 
 
 if __name__ == "__main__":

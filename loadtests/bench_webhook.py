@@ -416,7 +416,7 @@ def _seed(db_url: str, project: str):
 
 def bench_alert_to_proposal(base, db_url: str, rounds: int) -> dict:
     for_seconds, evaluation = _rule(LOOP_ALERT)
-    poll = base.indexer_poll_seconds  # the worker's sleep when its queue is empty
+    poll = base.search.indexer_poll_seconds  # the worker's sleep when its queue is empty
     waits = seconds(GROUP_WAIT) + evaluation + poll
     console.print(
         f"[bold]alert to proposal[/] (fast profile, {rounds} rounds): {LOOP_ALERT} for {for_seconds:.0f}s; "

@@ -185,12 +185,12 @@ def scratch_databases(*names: str, keep: bool = False, migrated: bool = True) ->
     URLs), dropped at the end unless `keep`. The stack's PostgreSQL, never the demo's database."""
     settings = get_settings()
     urls = []
-    with connect(settings.maintenance_database_url, autocommit=True) as conn:
+    with connect(settings.database.maintenance_url, autocommit=True) as conn:
         for name in names:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {name}")
             urls.append(
-                make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+                make_url(settings.database.url).set(database=name).render_as_string(hide_password=False)
             )
     try:
         for url in urls if migrated else []:
@@ -198,7 +198,7 @@ def scratch_databases(*names: str, keep: bool = False, migrated: bool = True) ->
         yield urls
     finally:
         if not keep:
-            with connect(settings.maintenance_database_url, autocommit=True) as conn:
+            with connect(settings.database.maintenance_url, autocommit=True) as conn:
                 for name in names:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -220,7 +220,7 @@ def bench_target(db_url: str, alias: str) -> tuple[Settings, dict[str, str], Ela
         "METAMON_TRACES_INDEX_ALIAS": alias,
         "METAMON_LOG_LEVEL": "WARNING",
     }
-    es = get_es(settings.elasticsearch_url)
+    es = get_es(settings.search.url)
     delete_trace_indices(es, settings)
     ensure_indices(es, settings)
     with session_scope(db_url) as session:

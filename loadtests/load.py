@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--users", default="100", help="one count or several, comma-separated")
     parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second")
     parser.add_argument("--run-time", default="60s", help="per user count (locust's syntax: 60s, 2m)")
-    parser.add_argument("--host", default=f"http://127.0.0.1:{settings.api_port}")
+    parser.add_argument("--host", default=f"http://127.0.0.1:{settings.api.port}")
     parser.add_argument("--out", type=Path, default=Path(".stack/load"))
     args = parser.parse_args()
     if urlparse(args.host).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -204,7 +204,7 @@ def main() -> None:
     env = {
         **os.environ,
         "METAMON_KEY": created.stdout.strip().splitlines()[-1],
-        "METAMON_WEBHOOK_TOKEN": settings.alert_webhook_token,
+        "METAMON_WEBHOOK_TOKEN": settings.alerting.webhook_token,
     }
     runs = []
     for users in (int(u) for u in args.users.split(",")):

@@ -64,11 +64,11 @@ def count_usage(
     if not ids:
         return
     session.execute(
-        text(_statement(settings.latency_buckets_seconds, require_root_span)),
+        text(_statement(settings.usage.latency_buckets_seconds, require_root_span)),
         {
             "ids": ids,
-            "prices": Jsonb(settings.model_prices),
-            "sla": Jsonb(settings.sla_latency_seconds),
-            "backfill_after": settings.backfill_after_seconds,
+            "prices": Jsonb(settings.evaluation.model_prices),
+            "sla": Jsonb(settings.evaluation.sla_latency_seconds),
+            "backfill_after": settings.usage.backfill_after_seconds,
         },
     )

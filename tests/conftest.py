@@ -60,14 +60,14 @@ def base_settings() -> Settings:
 
 
 def _admin(settings: Settings) -> psycopg.Connection:
-    return connect(settings.maintenance_database_url, autocommit=True)
+    return connect(settings.database.maintenance_url, autocommit=True)
 
 
 def create_database(settings: Settings, name: str) -> str:
     with _admin(settings) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+    return make_url(settings.database.url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(settings: Settings, name: str) -> None:
@@ -100,14 +100,14 @@ def settings(base_settings: Settings, database_url: str) -> Iterator[Settings]:
         update={"database_url": database_url, "traces_index_alias": f"metamon-test{os.getpid()}-traces"}
     )
     yield test_settings
-    es = get_es(test_settings.elasticsearch_url)
+    es = get_es(test_settings.search.url)
     delete_trace_indices(es, test_settings)
-    es.options(ignore_status=404).indices.delete_index_template(name=test_settings.traces_index_alias)
+    es.options(ignore_status=404).indices.delete_index_template(name=test_settings.search.traces_index_alias)
 
 
 @pytest.fixture(scope="session")
 def es(settings: Settings) -> Elasticsearch:
-    client = get_es(settings.elasticsearch_url)
+    client = get_es(settings.search.url)
     ensure_indices(client, settings)
     return client
 
@@ -134,9 +134,9 @@ def key_module(database_url: str):
 
 def _drainer(settings: Settings, es: Elasticsearch):
     def run() -> int:
-        indexed = indexer.drain(settings, es, session_factory(settings.database_url))
+        indexed = indexer.drain(settings, es, session_factory(settings.database.url))
         if indexed:
-            es.indices.refresh(index=settings.traces_index_alias)
+            es.indices.refresh(index=settings.search.traces_index_alias)
         return indexed
 
     return run

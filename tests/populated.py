@@ -40,15 +40,15 @@ def traces(start: datetime) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def populated(settings) -> dict:
-    headers = _key_maker(settings.database_url)(PROJECT)
+    headers = _key_maker(settings.database.url)(PROJECT)
     body = {"traces": traces(datetime.now(UTC) - timedelta(minutes=10))}
     for client in _client(settings):
         response = client.post("/api/v1/traces", json=body, headers=headers)
         assert response.status_code == 200, response.text
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == PROJECT))
-    report = evaluate(settings, session_factory(settings.database_url), project_id=project_id)
-    with session_scope(settings.database_url) as session:
+    report = evaluate(settings, session_factory(settings.database.url), project_id=project_id)
+    with session_scope(settings.database.url) as session:
         monitor(session, settings)
         alert = MonitoringAlert(
             project_id=project_id,

@@ -260,11 +260,11 @@ def compose_env(service: str, settings, secrets: Path, database: str, **override
     """The service's compose environment with each compose host (postgres, elasticsearch...) replaced by
     the local stack's address; `overrides` keep the run off the stack's own data and ports."""
     stack = {
-        "postgres": ("127.0.0.1", settings.postgres_port),
-        "elasticsearch": tuple(urlsplit(settings.elasticsearch_url).netloc.split(":")),
-        "prometheus": tuple(urlsplit(settings.prometheus_url).netloc.split(":")),
-        "alertmanager": tuple(urlsplit(settings.alertmanager_url).netloc.split(":")),
-        "mailpit": ("127.0.0.1", settings.smtp_port),
+        "postgres": ("127.0.0.1", settings.database.port),
+        "elasticsearch": tuple(urlsplit(settings.search.url).netloc.split(":")),
+        "prometheus": tuple(urlsplit(settings.alerting.prometheus_url).netloc.split(":")),
+        "alertmanager": tuple(urlsplit(settings.alerting.alertmanager_url).netloc.split(":")),
+        "mailpit": ("127.0.0.1", settings.notifications.smtp_port),
         "api": ("127.0.0.1", overrides["METAMON_API_PORT"]),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("METAMON_")}
@@ -319,7 +319,7 @@ def test_every_metamon_service_runs_from_the_wheel_with_the_compose_environment(
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     # The stack's own database password stands in for the generated one; the rest is generated.
-    (secrets / "postgres_password").write_text(base_settings.postgres_password)
+    (secrets / "postgres_password").write_text(base_settings.database.password)
     paths = {"/run/secrets/metamon": str(secrets), "/rendered": str(tmp_path / "rendered")}
     ports = {"METAMON_API_PORT": str(free_port()), "METAMON_EXPORTER_PORT": str(free_port())}
     path = os.pathsep.join([str(installed_wheel.bin), str(CHECKOUT / "docker")])
@@ -344,7 +344,7 @@ def test_every_metamon_service_runs_from_the_wheel_with_the_compose_environment(
             done = run(service, as_list(SERVICES[service]["command"]))
             assert done.returncode == 0, (service, done.stdout, done.stderr)
         assert (secrets / "alert_webhook_token").exists()  # generated; postgres_password was kept
-        assert (secrets / "postgres_password").read_text() == base_settings.postgres_password
+        assert (secrets / "postgres_password").read_text() == base_settings.database.password
         rendered = (tmp_path / "rendered" / "alertmanager.yml").read_text()
         assert f"http://127.0.0.1:{ports['METAMON_API_PORT']}/api/v1/alerts/webhook" in rendered
 
@@ -366,6 +366,6 @@ def test_every_metamon_service_runs_from_the_wheel_with_the_compose_environment(
             assert "Traceback" not in (tmp_path / f"{service}.log").read_text(), service
     finally:
         drop_database(base_settings, database)
-        es = get_es(base_settings.elasticsearch_url)
+        es = get_es(base_settings.search.url)
         delete_trace_indices(es, base_settings.model_copy(update={"traces_index_alias": alias}))
         es.options(ignore_status=404).indices.delete_index_template(name=alias)

@@ -19,6 +19,7 @@ LAYERS = {
     "metamon.monitoring.security": 1,
     "metamon.monitoring.probes": 1,
     "metamon.monitoring.catalogue": 1,
+    "metamon.monitoring.statistics": 1,
     "metamon.agents": 2,
     "metamon.monitoring.workflow": 3,
     "metamon.monitoring.ingest": 3,

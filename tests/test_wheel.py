@@ -81,13 +81,13 @@ def test_the_installed_services_run_against_the_real_stack(
         METAMON_EXPORTER_PORT=str(exporter_port),
         METAMON_INDEXER_POLL_SECONDS="0.2",
     )
-    es = get_es(base_settings.elasticsearch_url)
+    es = get_es(base_settings.search.url)
     version = installed_wheel.run("--version", env=env)
     assert version.stdout.startswith("metamon ") and version.returncode == 0
 
     upgraded = installed_wheel.run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    head = ScriptDirectory.from_config(migrate.alembic_config(base_settings.database_url)).get_current_head()
+    head = ScriptDirectory.from_config(migrate.alembic_config(base_settings.database.url)).get_current_head()
     assert upgraded.stdout.strip().endswith(head)
     created = installed_wheel.run("keys", "create", "--project", "wheel", env=env)
     assert created.returncode == 0, created.stderr
@@ -160,7 +160,7 @@ def test_the_installed_services_run_against_the_real_stack(
 def test_the_installed_cli_renders_alertmanager_and_checks_the_checkouts_rules(
     installed_wheel, base_settings, tmp_path
 ):
-    env = installed_wheel.env(base_settings, base_settings.database_url)
+    env = installed_wheel.env(base_settings, base_settings.database.url)
     rendered = installed_wheel.run("alerting", "render", "--out", str(tmp_path / "am"), env=env)
     assert rendered.returncode == 0, rendered.stderr
     assert "/api/v1/alerts/webhook" in (tmp_path / "am" / "alertmanager.yml").read_text()

@@ -39,7 +39,7 @@ def evaluate(
     scored = score_pending(
         sessions,
         build_evaluators(settings, chat_model),
-        batch_size=settings.evaluation_batch_size,
+        batch_size=settings.evaluation.batch_size,
         project_id=project_id,
         limit=limit,
         progress=progress,
@@ -48,8 +48,8 @@ def evaluate(
         runs = write_runs(
             session,
             end=now or datetime.now(UTC),
-            window=window or timedelta(seconds=settings.evaluation_window_seconds),
-            baseline_days=settings.evaluation_baseline_days,
+            window=window or timedelta(seconds=settings.evaluation.window_seconds),
+            baseline_days=settings.evaluation.baseline_days,
             project_id=project_id,
             trigger=trigger,
         )

@@ -18,9 +18,9 @@ def build_evaluators(settings: Settings, chat_model: BaseChatModel | None = None
     uses `chat_model`, else the configured one."""
     return [
         FactAccuracy(),
-        Guardrails(settings.banned_terms),
-        Sla(settings.sla_latency_seconds),
-        Cost(settings.model_prices, settings.cost_budget_usd),
+        Guardrails(settings.evaluation.banned_terms),
+        Sla(settings.evaluation.sla_latency_seconds),
+        Cost(settings.evaluation.model_prices, settings.evaluation.cost_budget_usd),
         LlmJudge(chat_model or configured_chat_model(settings)),
         EmbeddingSimilarity(),
     ]

@@ -69,22 +69,22 @@ def judge(settings: Settings, signal: str, buckets: dict[int, dict]) -> tuple:
     history = [
         buckets[k][signal]
         for k in sorted(buckets, reverse=True)  # oldest first
-        if k > 0 and buckets[k]["samples"] >= settings.monitor_min_samples and buckets[k][signal] is not None
+        if k > 0 and buckets[k]["samples"] >= settings.monitor.min_samples and buckets[k][signal] is not None
     ]
-    if value is None or samples < settings.monitor_min_samples:
+    if value is None or samples < settings.monitor.min_samples:
         return value, None, 0.0, samples, len(history), False, f"{samples} samples in the latest bucket"
-    if len(history) < settings.monitor_min_history:
+    if len(history) < settings.monitor.min_history:
         return value, None, 0.0, samples, len(history), False, f"{len(history)} buckets of history"
-    expected = ewma(history, settings.monitor_ewma_alpha)
+    expected = ewma(history, settings.monitor.ewma_alpha)
     z = z_score(
         value,
         expected,
-        settings.monitor_std_floor,
-        settings.monitor_std_floor_relative,
+        settings.monitor.std_floor,
+        settings.monitor.std_floor_relative,
         samples if signal in SHARES else None,
     )
     z = z if WORSE_WHEN_HIGHER[signal] else -z
-    anomalous = z >= settings.monitor_z_threshold
+    anomalous = z >= settings.monitor.z_threshold
     detail = f"{value:.4g} against EWMA {expected.mean:.4g} ± {expected.std:.3g} (z {z:+.2f})"
     return value, expected.mean, z, samples, len(history), anomalous, detail
 
@@ -94,7 +94,7 @@ def monitor(session: Session, settings: Settings, *, now: datetime | None = None
     now = now or datetime.now(UTC)
     rows = session.execute(
         text(_BUCKETS),
-        {"now": now, "bucket": settings.monitor_bucket_seconds, "buckets": settings.monitor_history_buckets},
+        {"now": now, "bucket": settings.monitor.bucket_seconds, "buckets": settings.monitor.history_buckets},
     ).mappings()
     by_app: dict[tuple[uuid.UUID, str], dict[int, dict]] = {}
     for row in rows:

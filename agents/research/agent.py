@@ -75,11 +75,11 @@ def research(
         raise ValueError("window_end must be after window_start")
     # The baseline ends where the window starts unless told otherwise, and spans research_baseline_days.
     baseline_end = baseline_end or window_start
-    baseline_start = baseline_start or baseline_end - timedelta(days=settings.research_baseline_days)
+    baseline_start = baseline_start or baseline_end - timedelta(days=settings.research.baseline_days)
     if baseline_end <= baseline_start:
         raise ValueError("baseline_end must be after baseline_start")
     window, baseline = (window_start, window_end), (baseline_start, baseline_end)
-    min_samples = settings.research_min_samples
+    min_samples = settings.research.min_samples
     where = f"{metric} in project {project_id}" + (f", app {app}" if app else "")
 
     analysis = analyse(
@@ -90,7 +90,7 @@ def research(
         window=window,
         baseline=baseline,
         min_samples=min_samples,
-        work_mem=settings.research_work_mem,
+        work_mem=settings.research.work_mem,
     )
     if analysis.window.failures == 0:
         log.info("research: no proposal for %s: no failures in the window", where)
@@ -120,7 +120,7 @@ def research(
         analysis,
         pairs_tested,
         pairs_kept,
-        significance=settings.research_significance,
+        significance=settings.research.significance,
         min_samples=min_samples,
         onset=onset,
         changes=changes,
@@ -197,7 +197,7 @@ def research(
 def _proposal(session, settings, m, analysis, ranking, *, app, window, scope, evidence) -> ProposalDraft:
     top = ranking.causes[0]
     cause = top.segment
-    min_samples = settings.research_min_samples
+    min_samples = settings.research.min_samples
     found = evidence_mod.collect(
         session,
         m,
@@ -209,11 +209,11 @@ def _proposal(session, settings, m, analysis, ranking, *, app, window, scope, ev
             datetime.fromisoformat(scope["window"]["start"]),
             datetime.fromisoformat(scope["window"]["end"]),
         ),
-        max_traces=settings.research_evidence_traces,
-        max_reasons=settings.research_evidence_reasons,
+        max_traces=settings.research.evidence_traces,
+        max_reasons=settings.research.evidence_reasons,
     )
     target_app = cause.value if cause.dimension == "app" else app
-    sla = settings.sla_latency_seconds
+    sla = settings.evaluation.sla_latency_seconds
     change = recommend(
         m,
         cause,

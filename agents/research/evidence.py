@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from metamon.agents.research.dimensions import SizeBuckets, predicate
 from metamon.agents.research.metrics import Metric
 from metamon.agents.research.segments import Segment
-from metamon.agents.research.sql import IN_WINDOW, metric_params, metric_rows
+from metamon.agents.research.sql import IN_WINDOW
+from metamon.monitoring.statistics.failures import metric_params, metric_rows
 
 
 @dataclass(frozen=True)

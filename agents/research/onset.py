@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from metamon.agents.research.dimensions import COLUMNS
 from metamon.agents.research.metrics import Metric
-from metamon.agents.research.segments import Counts, Segment
-from metamon.agents.research.sql import ALL, IN_BASELINE, SAMPLED, metric_params, metric_rows, periods
+from metamon.agents.research.segments import Segment
+from metamon.agents.research.sql import ALL, IN_BASELINE, SAMPLED, periods
+from metamon.monitoring.statistics.failures import Counts, metric_params, metric_rows
 
 BUCKETS = 48
 # A value that came in within this many buckets of the onset explains it, and so does one whose arrival

@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from metamon.agents.research.dimensions import order, predicate
-from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis, make_segment
-from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, metric_params, metric_rows, periods, tuned
+from metamon.agents.research.segments import Segment, SegmentAnalysis, make_segment
+from metamon.agents.research.sql import IN_PERIODS, IN_WINDOW, periods, tuned
+from metamon.monitoring.statistics.failures import Counts, metric_params, metric_rows
 
 # Singles expanded into pairs: the strongest this many that fail more than their reference at p < 0.05.
 SEEDS = 6

@@ -33,38 +33,14 @@ from metamon.agents.research.dimensions import (
     round_edge,
 )
 from metamon.agents.research.metrics import Metric
-from metamon.agents.research.sql import (
-    ALL,
-    IN_BASELINE,
-    IN_PERIODS,
-    IN_WINDOW,
-    metric_params,
-    metric_rows,
-    periods,
-    tuned,
-)
-from metamon.agents.research.stats import two_proportion_p_value
+from metamon.agents.research.sql import ALL, IN_BASELINE, IN_PERIODS, IN_WINDOW, periods, tuned
+from metamon.monitoring.statistics.failures import Counts, metric_params, metric_rows
+from metamon.monitoring.statistics.significance import two_proportion_p_value
 
 Reference = Literal["value_baseline", "overall_baseline", "rest_of_window"]
 VALUES_PER_DIMENSION = 50
 # A longer baseline is read as a uniform sample of about this many traces.
 BASELINE_SAMPLE = 100_000
-
-
-@dataclass(frozen=True)
-class Counts:
-    n: int
-    failures: int
-
-    @property
-    def rate(self) -> float:
-        return self.failures / self.n if self.n else 0.0
-
-    def __sub__(self, other: "Counts") -> "Counts":
-        return Counts(self.n - other.n, self.failures - other.failures)
-
-    def __add__(self, other: "Counts") -> "Counts":
-        return Counts(self.n + other.n, self.failures + other.failures)
 
 
 @dataclass(frozen=True)
@@ -311,7 +287,7 @@ def _test(window: Counts, ref: Counts) -> tuple[float, float]:
     """(lift, p-value) of `window` against `ref`. A reference without failures counts as half a
     failure, so the lift stays finite."""
     lift = window.rate / max(ref.rate, 0.5 / ref.n)
-    return lift, two_proportion_p_value(window.failures, window.n, ref.failures, ref.n)
+    return lift, two_proportion_p_value(window, ref)
 
 
 def make_segment(

@@ -38,7 +38,7 @@ def select_evaluators(
     """The configured evaluators that can run, and why each other configured one cannot."""
     by_name = {e.name: e for e in build_evaluators(settings, chat_model)}
     chosen, skipped = [], {}
-    for name in settings.validation_evaluators:
+    for name in settings.validation.evaluators:
         evaluator = by_name.get(name)
         usable, why = evaluator.available() if evaluator else (False, "no evaluator of that name")
         if usable:
@@ -142,8 +142,8 @@ def validate(
         )
         comparison = compare(
             pairs,
-            score_drop=settings.validation_score_drop,
-            resamples=settings.validation_bootstrap_resamples,
+            score_drop=settings.validation.score_drop,
+            resamples=settings.validation.bootstrap_resamples,
         )
     except Exception as exc:
         row.status, row.finished_at = "error", datetime.now(UTC)
@@ -151,7 +151,7 @@ def validate(
         session.flush()
         raise
     decision = decide(
-        comparison, alpha=settings.validation_alpha, max_regressions=settings.validation_max_regressions
+        comparison, alpha=settings.validation.alpha, max_regressions=settings.validation.max_regressions
     )
     baseline = side_metrics([p.baseline for p in pairs], pairs, baseline_config)
     candidate = side_metrics([p.candidate for p in pairs], pairs, candidate_config)
@@ -169,9 +169,9 @@ def validate(
         "candidate_only_passed": comparison.candidate_only_passed,
         "decision": asdict(decision)
         | {
-            "alpha": settings.validation_alpha,
-            "max_regressions": settings.validation_max_regressions,
-            "score_drop": settings.validation_score_drop,
+            "alpha": settings.validation.alpha,
+            "max_regressions": settings.validation.max_regressions,
+            "score_drop": settings.validation.score_drop,
         },
     }
     row.status = "completed"

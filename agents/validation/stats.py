@@ -1,45 +1,15 @@
 """Paired statistics of a replay: McNemar's exact test on pass/fail, a bootstrap interval on the mean
-score delta, the per-case regression list and per-tag pass rates. Pure Python: exact integer
-arithmetic for the binomial tail, a seeded `random.Random` for the bootstrap."""
+score delta (from metamon.monitoring.statistics), the per-case regression list and per-tag pass rates."""
 
-import math
-import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from metamon.agents.validation.replay import PairedCase
+from metamon.monitoring.statistics.bootstrap import bootstrap_mean_ci
+from metamon.monitoring.statistics.significance import mcnemar_exact
 
 OUTPUT_EXCERPT = 300  # characters of the candidate's answer kept on a regression
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value: under H0 the b + c discordant pairs split Binomial(b + c, 1/2)."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """The q-quantile (0..1) of sorted values, interpolating linearly between ranks."""
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def bootstrap_mean_ci(
-    values: Sequence[float], *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean: resample with replacement, take the central quantiles."""
-    if not values:
-        raise ValueError("no values to resample")
-    rng, n = random.Random(seed), len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    alpha = (1 - confidence) / 2
-    return percentile(means, alpha), percentile(means, 1 - alpha)
 
 
 @dataclass(frozen=True)

@@ -196,8 +196,8 @@ class CallableTarget(Target):
 def target_from_spec(spec: str, settings: Settings, headers: dict[str, str] | None = None) -> Target:
     """An http(s) URL is an endpoint; anything else is 'module:function'."""
     limits = {
-        "concurrency": settings.validation_concurrency,
-        "timeout_seconds": settings.validation_timeout_seconds,
+        "concurrency": settings.validation.concurrency,
+        "timeout_seconds": settings.validation.timeout_seconds,
     }
     if spec.startswith(("http://", "https://")):
         return HttpTarget(spec, headers=headers, **limits)

@@ -27,7 +27,7 @@ class AnomalyCollector(Collector):
             rows,
             ("project", "app", "signal"),
             ("app",),
-            self.settings.exporter_label_cap,
+            self.settings.exporter.label_cap,
             heaviest("samples"),
         )
         # A folded group publishes its worst score.

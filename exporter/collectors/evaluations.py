@@ -48,13 +48,13 @@ class EvaluationCollector(Collector):
                 for r in session.execute(
                     text(_LATEST_RUNS),
                     {
-                        "max_age": self.settings.exporter_run_max_age_hours,
-                        "window": self.settings.evaluation_window_seconds,
+                        "max_age": self.settings.exporter.run_max_age_hours,
+                        "window": self.settings.evaluation.window_seconds,
                     },
                 ).mappings()
             ]
             freshness = session.execute(text(_FRESHNESS)).all()
-        cap = self.settings.exporter_label_cap
+        cap = self.settings.exporter.label_cap
 
         evaluations = CounterMetricFamily(
             "metamon_evaluations", "Trace evaluations performed.", labels=["project", "app", "evaluator"]

@@ -36,7 +36,7 @@ class FailuresCollector(Collector):
         )
         labels = ("project", "app", "evaluator")
         for key, group in fold(
-            counters, labels, ("app",), self.settings.exporter_label_cap, first_seen
+            counters, labels, ("app",), self.settings.exporter.label_cap, first_seen
         ).items():
             errors.add_metric(list(key), summed(group, "errors"))
         yield errors

@@ -33,7 +33,7 @@ class UsageCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         everything = self._rows()
         rows = [row for row in everything if not row["backfill"]]
-        cap = self.settings.exporter_label_cap
+        cap = self.settings.exporter.label_cap
         requests = CounterMetricFamily(
             "metamon_requests",
             "LLM requests (traces) received.",
@@ -70,7 +70,7 @@ class UsageCollector(Collector):
             "End-to-end latency of LLM requests as reported in their traces.",
             labels=["project", "app"],
         )
-        bounds = [floatToGoString(b) for b in self.settings.latency_buckets_seconds]
+        bounds = [floatToGoString(b) for b in self.settings.usage.latency_buckets_seconds]
         for key, group in fold(rows, ("project", "app"), ("app",), cap, first_seen).items():
             violations.add_metric(list(key), summed(group, "sla_violations"))
             cumulative = [sum(row["latency_buckets"][i] for row in group) for i in range(len(bounds))]

@@ -37,7 +37,7 @@ class WorkflowCollector(Collector):
             alerts = dict(session.execute(text(_OPEN_ALERTS)).all())
             queue = session.execute(
                 text(_REVIEW_QUEUE),
-                {"days": self.settings.review_queue_days, "margin": self.settings.review_borderline_margin},
+                {"days": self.settings.review.queue_days, "margin": self.settings.review.borderline_margin},
             ).all()
         by_project: dict[str, dict[str, int]] = {}
         for project, status, count in proposals:

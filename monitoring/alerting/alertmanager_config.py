@@ -109,16 +109,16 @@ HEADER = (
 
 
 def webhook_url(settings: Settings) -> str:
-    return f"{settings.public_base_url}/api/v1/alerts/webhook"
+    return f"{settings.api.public_base_url}/api/v1/alerts/webhook"
 
 
 def _secret_values(settings: Settings) -> dict[str, str]:
     """The secret files this rendering needs: an unset Slack URL or SMTP password has none."""
     values = {WEBHOOK_TOKEN_FILE: settings.webhook_token()}
-    if settings.slack_webhook_url:
-        values[SLACK_URL_FILE] = settings.slack_webhook_url
-    if settings.smtp_password:
-        values[SMTP_PASSWORD_FILE] = settings.smtp_password
+    if settings.notifications.slack_webhook_url:
+        values[SLACK_URL_FILE] = settings.notifications.slack_webhook_url
+    if settings.notifications.smtp_password:
+        values[SMTP_PASSWORD_FILE] = settings.notifications.smtp_password
     return values
 
 
@@ -149,7 +149,7 @@ def _receivers(settings: Settings, secret: dict[str, str]) -> list[dict]:
             "name": name,
             "email_configs": [
                 {
-                    "to": ", ".join(settings.alert_email_to),
+                    "to": ", ".join(settings.notifications.alert_email_to),
                     "send_resolved": True,
                     "headers": {"Subject": messages.EMAIL_SUBJECT},
                     "html": messages.EMAIL_HTML,
@@ -196,14 +196,14 @@ def _receivers(settings: Settings, secret: dict[str, str]) -> list[dict]:
 
 def _global(settings: Settings, secret: dict[str, str]) -> dict:
     smtp = {
-        "smtp_smarthost": f"{settings.smtp_host}:{settings.smtp_port}",
-        "smtp_from": settings.smtp_from,
+        "smtp_smarthost": f"{settings.notifications.smtp_host}:{settings.notifications.smtp_port}",
+        "smtp_from": settings.notifications.smtp_from,
         # STARTTLS whenever credentials are sent, so a password never travels in clear (as with metamon's
         # own mail); none for the local server, which has no credentials and no TLS.
-        "smtp_require_tls": bool(settings.smtp_username),
+        "smtp_require_tls": bool(settings.notifications.smtp_username),
     }
-    if settings.smtp_username:
-        smtp["smtp_auth_username"] = settings.smtp_username
+    if settings.notifications.smtp_username:
+        smtp["smtp_auth_username"] = settings.notifications.smtp_username
     if SMTP_PASSWORD_FILE in secret:
         smtp["smtp_auth_password_file"] = secret[SMTP_PASSWORD_FILE]
     return smtp

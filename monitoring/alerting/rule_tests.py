@@ -11,8 +11,8 @@ every recording rule's value.
 import math
 import os
 import re
-from urllib.parse import quote_plus
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from metamon.monitoring.alerting.rules import (
     OUTPUTS,

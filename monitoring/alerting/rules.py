@@ -132,7 +132,8 @@ class _Alerts:
             "summary": summary,
             "description": description,
             "runbook_url": f"{links.runbook}#{name.lower()}",
-            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}" + (f"?{variables}" if variables else ""),
+            "dashboard_url": f"{links.grafana.rstrip('/')}/d/{UIDS[dashboard]}"
+            + (f"?{variables}" if variables else ""),
         }
         labels = {"severity": severity, **(labels or {}), **(METRICS[metric].alert_labels if metric else {})}
         rule = {"alert": name, "expr": expr, "for": for_}

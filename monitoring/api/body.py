@@ -1,6 +1,8 @@
-"""Reading a request body within the limits: media type (415) and size (413), before any parsing."""
+"""Reading a request body within the limits: media type (415) and size (413), before any parsing; and
+documenting such a body, which FastAPI does not see."""
 
 from fastapi import HTTPException, Request, status
+from pydantic import BaseModel
 
 
 async def read_body(request: Request, allowed_types: tuple[str, ...], max_bytes: int) -> tuple[str, bytes]:
@@ -25,3 +27,10 @@ async def read_body(request: Request, allowed_types: tuple[str, ...], max_bytes:
             raise too_large
         chunks.append(chunk)
     return media_type, b"".join(chunks)
+
+
+def documented_json_body(model: type[BaseModel]) -> dict:
+    """`openapi_extra` for a route that reads its JSON body itself: the body's schema, its nested models
+    referenced where monitoring/api/openapi.py moves them."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -34,7 +34,7 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
     takes its pooled connection on its first statement, not here: a route that never reaches the
     database (a 4xx on the body, a search) holds none, and none is held while the body is read. Opened
     on the event loop (no I/O) and ended in one worker-thread hop (the commit's I/O)."""
-    session = session_factory(settings.database_url)()
+    session = session_factory(settings.database.url)()
     try:
         yield session
     except BaseException:
@@ -77,7 +77,7 @@ def get_principal(
     prefix = parse_prefix(credentials.credentials)
     if prefix is None:
         raise unauthorized
-    with get_engine(settings.database_url).begin() as conn:
+    with get_engine(settings.database.url).begin() as conn:
         columns = (ApiKey.id, ApiKey.project_id, ApiKey.scopes, ApiKey.secret_hash, ApiKey.last_used_at)
         key = conn.execute(
             select(*columns).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))

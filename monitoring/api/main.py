@@ -62,7 +62,7 @@ def create_app() -> FastAPI:
     # The API's own metrics (HTTP, pool), scraped by Prometheus as job "metamon-api".
     app.mount("/metrics", metrics_app())
     instrument_pools()
-    app.add_middleware(AdmissionMiddleware, api=app, max_in_flight=get_settings().api_max_in_flight)
+    app.add_middleware(AdmissionMiddleware, api=app, max_in_flight=get_settings().api.max_in_flight)
     # Raised by SQLAlchemy, or by psycopg itself on the COPY path of ingest.
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(psycopg.DataError, _unstorable_value)
@@ -92,7 +92,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         reason = "no database connection became free in time"
     else:
         reason = "the database is unreachable"
-    retry_after = get_settings().database_retry_after_seconds
+    retry_after = get_settings().database.retry_after_seconds
     return JSONResponse(
         {"detail": f"{reason}; retry in {retry_after} s"},
         status_code=503,

@@ -108,10 +108,10 @@ def wait(what: str, check, timeout: float = 120.0):
 
 def run() -> None:
     settings = get_settings()
-    api = f"{settings.public_base_url}/api/v1"
+    api = f"{settings.api.public_base_url}/api/v1"
 
     console.rule("1. database and health")
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database.url)
     # A project per run: each run's alert is new to Prometheus, Alertmanager and metamon.
     project = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     with session_scope() as session:
@@ -125,7 +125,7 @@ def run() -> None:
     if health["status"] != "ok":
         console.print(f"[red]overall: {health['status']}[/red]")
         raise typer.Exit(1)
-    if settings.alerting_profile != "fast":
+    if settings.stack.alerting_profile != "fast":
         console.print(
             "[yellow]the stack runs the standard alerting profile: alerts take minutes, not seconds "
             "(`make demo` starts it with METAMON_ALERTING_PROFILE=fast)[/yellow]"
@@ -157,7 +157,7 @@ def run() -> None:
     )
 
     console.rule("5. Prometheus fires, Alertmanager calls the webhook, the research agent proposes")
-    prometheus = f"{settings.prometheus_url}/api/v1/alerts"
+    prometheus = f"{settings.alerting.prometheus_url}/api/v1/alerts"
 
     def firing():
         alerts = httpx.get(prometheus, timeout=5).json()["data"]["alerts"]
@@ -235,7 +235,7 @@ def run() -> None:
 
     console.rule("done")
     console.print(
-        f"Prometheus: {settings.prometheus_url}/alerts, Alertmanager: {settings.alertmanager_url}, "
-        f"API: {api}/proposals/{proposal['id']}"
+        f"Prometheus: {settings.alerting.prometheus_url}/alerts, "
+        f"Alertmanager: {settings.alerting.alertmanager_url}, API: {api}/proposals/{proposal['id']}"
     )
     console.print(key)

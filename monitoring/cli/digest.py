@@ -39,7 +39,7 @@ def send(
 
     settings = get_settings()
     now = datetime.now().astimezone()
-    with session_factory(settings.database_url)() as session:
+    with session_factory(settings.database.url)() as session:
         if project is not None:
             projects = list(session.scalars(select(Project).where(Project.slug == project)))
             if not projects:

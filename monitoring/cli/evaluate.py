@@ -35,7 +35,7 @@ def evaluate(
 
     settings = get_settings()
     configure_logging("WARNING")  # the progress bar says what the info logs would
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     with sessions() as session:
         project_id = None
         if project is not None:

@@ -67,7 +67,7 @@ def _database_url(argv: list[str]) -> tuple[str, str]:
             return arg.removeprefix("--url="), "--url"
         if arg == "--url" and i + 1 < len(argv):
             return argv[i + 1], "--url"
-    return get_settings().database_url, "METAMON_DATABASE_URL"
+    return get_settings().database.url, "METAMON_DATABASE_URL"
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def _unreachable(exc: Exception) -> str | None:
     transport = sys.modules.get("elastic_transport")
     if transport and isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout):
         return (
-            f"error: cannot reach Elasticsearch at {get_settings().elasticsearch_url}"
+            f"error: cannot reach Elasticsearch at {get_settings().search.url}"
             f" (METAMON_ELASTICSEARCH_URL): {exc.message}"
         )
     return None
@@ -115,22 +115,22 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    host = host or settings.api_host
+    host = host or settings.api.host
     try:
         refuse_public_bind_with_known_token(settings, host)
     except ValueError as exc:
         typer.echo(f"metamon serve: {exc}", err=True)
         raise typer.Exit(2) from None
-    if not settings.alert_webhook_token:
-        typer.echo(f"the webhook token is in {settings.alert_webhook_token_file}", err=True)
-    workers = workers or settings.api_workers or len(os.sched_getaffinity(0))
+    if not settings.alerting.webhook_token:
+        typer.echo(f"the webhook token is in {settings.alerting.webhook_token_file}", err=True)
+    workers = workers or settings.api.workers or len(os.sched_getaffinity(0))
     # Several workers share one port: their metrics meet in a folder that /metrics sums.
     with multiprocess_folder() if workers > 1 else nullcontext():
         uvicorn.run(
             "metamon.monitoring.api.main:create_app",
             factory=True,
             host=host,
-            port=port or settings.api_port,
+            port=port or settings.api.port,
             workers=workers,
             log_config=None,
             # uvicorn kills a worker that misses its 5 s liveness ping: on a busy machine a worker still
@@ -154,16 +154,16 @@ def probe(
     if unknown:
         raise typer.BadParameter(f"unknown: {', '.join(unknown)}; choose from {', '.join(PROBES)}")
     settings = get_settings()
-    timeout = settings.health_timeout
+    timeout = settings.api.health_timeout
     checks = {
         "api": lambda: probe_http_ready(
-            "api", settings.bind_url(settings.api_port), "/api/v1/health", timeout
+            "api", settings.api.bind_url(settings.api.port), "/api/v1/health", timeout
         ),
         "exporter": lambda: probe_http_ready(
-            "exporter", settings.bind_url(settings.exporter_port), "/metrics", timeout
+            "exporter", settings.api.bind_url(settings.exporter.port), "/metrics", timeout
         ),
-        "database": lambda: probe_database(settings.database_url, timeout),
-        "elasticsearch": lambda: probe_elasticsearch(settings.elasticsearch_url, timeout),
+        "database": lambda: probe_database(settings.database.url, timeout),
+        "elasticsearch": lambda: probe_elasticsearch(settings.search.url, timeout),
     }
     results = [checks[target]() for target in targets]
     for result in results:
@@ -205,7 +205,7 @@ def worker() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    run_forever(settings, session_factory(settings.database_url))
+    run_forever(settings, session_factory(settings.database.url))
 
 
 @app.command()
@@ -217,7 +217,7 @@ def indexer() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    run_forever(settings, get_es(settings.elasticsearch_url), session_factory(settings.database_url))
+    run_forever(settings, get_es(settings.search.url), session_factory(settings.database.url))
 
 
 @app.command()

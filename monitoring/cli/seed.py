@@ -28,7 +28,7 @@ def seed(
     from metamon.monitoring.demo import seed as seeding
 
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database.url)
     with session_scope() as session:
         existing = session.scalar(
             select(func.count()).select_from(Trace).join(Project).where(Project.slug == project)
@@ -41,7 +41,9 @@ def seed(
         _, key = create_key(session, project, ["ingest", "read", "review", "admin"], name="metamon seed")
         project_id = session.scalar(select(Project.id).where(Project.slug == project))
     http = httpx.Client(
-        base_url=f"{settings.public_base_url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=120
+        base_url=f"{settings.api.public_base_url}/api/v1",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=120,
     )
     console = Console(stderr=True)
     total = seeding.work_units(days)
@@ -51,7 +53,7 @@ def seed(
         task = progress.add_task("seeding", total=total)
         report = seeding.seed(
             settings,
-            session_factory(settings.database_url),
+            session_factory(settings.database.url),
             http,
             project=project,
             project_id=project_id,

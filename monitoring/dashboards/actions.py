@@ -41,7 +41,9 @@ def docs(operation_id: str) -> str:
     return f"{API}{DOCS_PATH}#/{tag}/{operation_id}"
 
 
-def api_action(title: str, path: str, body: dict, *, confirmation: str, variables: dict | None = None) -> dict:
+def api_action(
+    title: str, path: str, body: dict, *, confirmation: str, variables: dict | None = None
+) -> dict:
     """A POST to metamon's API through the Infinity datasource, after a confirmation; `variables` are
     asked of the viewer (name -> label) and used in `body` as $name (Grafana replaces `$name`, not
     `${name}`, with an action's variable, and puts the text in as typed)."""

@@ -62,9 +62,9 @@ class Backends:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.http = httpx.Client(base_url=settings.prometheus_url, timeout=HTTP_TIMEOUT)
-        self.es = get_es(settings.elasticsearch_url)
-        self.index = settings.traces_index_alias
+        self.http = httpx.Client(base_url=settings.alerting.prometheus_url, timeout=HTTP_TIMEOUT)
+        self.es = get_es(settings.search.url)
+        self.index = settings.search.traces_index_alias
         self._db: psycopg.Connection | None = None
 
     def close(self) -> None:
@@ -74,7 +74,7 @@ class Backends:
 
     def _connection(self) -> psycopg.Connection:
         if self._db is None:
-            self._db = connect(self.settings.database_url, autocommit=True)
+            self._db = connect(self.settings.database.url, autocommit=True)
         return self._db
 
     # --- Prometheus ---------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class Backends:
         try:
             response = self.http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise QueryError(f"Prometheus at {self.settings.prometheus_url}: {exc}") from None
+            raise QueryError(f"Prometheus at {self.settings.alerting.prometheus_url}: {exc}") from None
         body = (
             response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         )

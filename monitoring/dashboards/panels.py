@@ -106,7 +106,10 @@ def base(uid: str, title: str, description: str, tags: list[str], datasources=()
     )
     api_urls = [
         textbox_variable(
-            API_URL_VARIABLE, "metamon API", API_URL_DEFAULT, "The API's address as the viewer's browser reaches it."
+            API_URL_VARIABLE,
+            "metamon API",
+            API_URL_DEFAULT,
+            "The API's address as the viewer's browser reaches it.",
         ),
         textbox_variable(
             API_SERVER_VARIABLE,
@@ -166,7 +169,9 @@ def stat_panel(title: str, description: str, unit: str, query, *, span: int = 4)
     return _single_query_panel(stat, title, description, unit, query, span, 4)
 
 
-def table_panel(title: str, description: str, unit: str, query, *, span: int = 24, height: int = 9) -> table.Panel:
+def table_panel(
+    title: str, description: str, unit: str, query, *, span: int = 24, height: int = 9
+) -> table.Panel:
     return _single_query_panel(table, title, description, unit, query, span, height)
 
 
@@ -185,7 +190,9 @@ def piechart_panel(title: str, description: str, unit: str, query, *, span: int 
 def column(panel, *names: str, **properties):
     """Set field options of columns (fields) by name: their unit, data links (`links`), `actions`."""
     for name in names:
-        panel = panel.override_by_name(name, [DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()])
+        panel = panel.override_by_name(
+            name, [DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()]
+        )
     return panel
 
 
@@ -219,8 +226,10 @@ def sql_variable(name: str, label: str, sql: str, *, multi: bool = True, hide: b
     if hide:
         variable = variable.hide(VariableHide.HIDE_VARIABLE)
     if multi:
-        variable = variable.multi(True).include_all(True).current(
-            VariableOption(selected=True, text="All", value="$__all")
+        variable = (
+            variable.multi(True)
+            .include_all(True)
+            .current(VariableOption(selected=True, text="All", value="$__all"))
         )
     return variable
 

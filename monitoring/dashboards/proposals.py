@@ -76,14 +76,18 @@ def proposals_table():
         SqlQuery(PROPOSALS),
         height=12,
     )
-    table = column(table, "confidence", "baseline pass", "candidate pass", "expected gain", unit="percentunit")
+    table = column(
+        table, "confidence", "baseline pass", "candidate pass", "expected gain", unit="percentunit"
+    )
     table = column(
         table,
         "title",
         links=[
             data_link("Proposal JSON (API)", f"{API}{PROPOSAL}"),
             data_link("API docs: read a proposal", docs("proposals-get_proposal")),
-            data_link("Audit trail", f"/d/{UIDS['proposals']}?var-project=$project&var-proposal={field('id')}"),
+            data_link(
+                "Audit trail", f"/d/{UIDS['proposals']}?var-project=$project&var-proposal={field('id')}"
+            ),
         ],
     )
     decision = {"reviewer": GRAFANA_USER, "comment": "$comment"}

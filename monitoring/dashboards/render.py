@@ -5,7 +5,16 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from metamon.monitoring.dashboards import alerts, overview, proposals, quality, review, self_monitoring, slo, traces
+from metamon.monitoring.dashboards import (
+    alerts,
+    overview,
+    proposals,
+    quality,
+    review,
+    self_monitoring,
+    slo,
+    traces,
+)
 
 # Relative to the config folder the generator runs in (a checkout).
 DASHBOARDS_DIR = Path("grafana") / "dashboards"

@@ -4,10 +4,10 @@ how far the evaluators agree with the experts."""
 
 from metamon.monitoring.dashboards.panels import (
     SqlQuery,
-    column,
     barchart_panel,
-    base,
     bargauge_panel,
+    base,
+    column,
     promql,
     sql_variable,
     stat_panel,
@@ -16,10 +16,10 @@ from metamon.monitoring.dashboards.panels import (
 )
 from metamon.monitoring.dashboards.uids import UIDS
 from metamon.monitoring.db.models.review import LABELS
-from metamon.monitoring.settings import Settings
+from metamon.monitoring.settings import ReviewSettings
 
-QUEUE_DAYS = Settings.model_fields["review_queue_days"].default
-MARGIN = Settings.model_fields["review_borderline_margin"].default
+QUEUE_DAYS = ReviewSettings.model_fields["queue_days"].default
+MARGIN = ReviewSettings.model_fields["borderline_margin"].default
 LABEL_SCOPE = """JOIN projects p ON p.id = l.project_id
 WHERE p.slug = '$project' AND l.reviewer IN ($reviewer)"""
 REVIEWERS = """

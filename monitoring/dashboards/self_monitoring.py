@@ -100,7 +100,9 @@ def build():
                 "Requests per second, requests in flight, requests shed with 503 (at the in-flight limit), "
                 "database connections in use and their limit, summed over the API's workers.",
                 "short",
-                promql(f"sum(rate(metamon_api_requests_total{{{API_ROUTES}}}[$__rate_interval]))", "requests/s"),
+                promql(
+                    f"sum(rate(metamon_api_requests_total{{{API_ROUTES}}}[$__rate_interval]))", "requests/s"
+                ),
                 promql(f"sum(metamon_api_requests_in_flight{{{API_ROUTES}}})", "in flight"),
                 # No series until a first request is shed.
                 promql("sum(rate(metamon_api_requests_shed_total[$__rate_interval])) or vector(0)", "shed/s"),

@@ -34,9 +34,7 @@ FILTERS = {
 PROJECT_ID = "SELECT id::text FROM projects WHERE slug = '$project'"
 # Each filter is `(field:$variable)`; its All value, inserted as it is, also keeps the traces that have
 # no value in the field (unlabelled traces, traces no evaluator failed).
-QUERY = " AND ".join(
-    ["project_id:$project_id", "($q)", *(f"({f}:${v})" for v, (_, f) in FILTERS.items())]
-)
+QUERY = " AND ".join(["project_id:$project_id", "($q)", *(f"({f}:${v})" for v, (_, f) in FILTERS.items())])
 COLUMNS = [
     "timestamp",
     "trace_id",
@@ -81,9 +79,12 @@ def build():
         "The newest 100 matching traces. trace_id links to the trace's full JSON in the API (spans, scores, "
         "labels) and to the API docs page of that request; labels labels the trace or makes it a golden case.",
         "short",
-        lucene(QUERY, metric=elasticsearch.RawData().id("1").settings(
-            elasticsearch.ElasticsearchRawDataSettings().size("100")
-        )),
+        lucene(
+            QUERY,
+            metric=elasticsearch.RawData()
+            .id("1")
+            .settings(elasticsearch.ElasticsearchRawDataSettings().size("100")),
+        ),
         height=12,
     ).with_transformation(
         DataTransformerConfig(id_val="filterFieldsByName", options={"include": {"names": COLUMNS}})
@@ -152,7 +153,9 @@ def build():
                     elasticsearch.Histogram()
                     .id("2")
                     .field("cost_usd")
-                    .settings(elasticsearch.ElasticsearchHistogramSettings().interval("0.001").min_doc_count("1")),
+                    .settings(
+                        elasticsearch.ElasticsearchHistogramSettings().interval("0.001").min_doc_count("1")
+                    ),
                 ),
             )
         )

@@ -14,9 +14,9 @@ def timeout_options(database_url: str, settings: Settings) -> dict:
     query = make_url(database_url).query
     options = {}
     if "connect_timeout" not in query:
-        options["connect_timeout"] = max(2, settings.database_connect_timeout_seconds)
+        options["connect_timeout"] = max(2, settings.database.connect_timeout_seconds)
     if "options" not in query:
-        options["options"] = f"-c statement_timeout={int(settings.database_statement_timeout_seconds * 1000)}"
+        options["options"] = f"-c statement_timeout={int(settings.database.statement_timeout_seconds * 1000)}"
     return options
 
 
@@ -44,7 +44,7 @@ class BoundedConnection(psycopg.Connection):
 def answer_within(settings: Settings) -> float:
     """The client-side limit on one exchange: past the server's own statement timeout, so that a live
     server always answers first (with its error)."""
-    return settings.database_statement_timeout_seconds + settings.database_connect_timeout_seconds
+    return settings.database.statement_timeout_seconds + settings.database.connect_timeout_seconds
 
 
 def open_bounded(settings: Settings, *args, **kwargs) -> BoundedConnection:

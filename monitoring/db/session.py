@@ -43,14 +43,14 @@ POOL_SIZE, POOL_OVERFLOW = 10, 10
 @lru_cache
 def get_engine(url: str | None = None) -> Engine:
     settings = get_settings()
-    url = url or settings.database_url
+    url = url or settings.database.url
     engine = create_engine(
         url,
         poolclass=ObservedQueuePool,
         pool_pre_ping=True,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
-        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_timeout=settings.database.pool_timeout_seconds,
         connect_args=timeout_options(url, settings),
     )
 

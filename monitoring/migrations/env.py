@@ -7,7 +7,7 @@ from metamon.monitoring.db.models import Base
 from metamon.monitoring.settings import get_settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+url = config.get_main_option("sqlalchemy.url") or get_settings().database.url
 
 engine = create_engine(url, poolclass=pool.NullPool)
 with engine.connect() as connection:

@@ -103,7 +103,7 @@ def build_digest(session: Session, settings: Settings, project: Project, *, now:
 
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = settings.smtp_from
+    message["From"] = settings.notifications.smtp_from
     if recipients := digest_recipients(project, settings):
         message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(now)
@@ -340,11 +340,11 @@ def _total(session: Session, query: Select) -> int:
 
 
 def _api(settings: Settings) -> str:
-    return f"{settings.public_base_url}/api/v1"
+    return f"{settings.api.public_base_url}/api/v1"
 
 
 def _grafana(settings: Settings, uid: str, **variables: str) -> str:
-    url = f"{settings.grafana_url.rstrip('/')}/d/{uid}"
+    url = f"{settings.notifications.grafana_url.rstrip('/')}/d/{uid}"
     return f"{url}?{urlencode({f'var-{k}': v for k, v in variables.items()})}" if variables else url
 
 
@@ -357,7 +357,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _sender_domain(settings: Settings) -> str:
-    return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "metamon"
+    return parseaddr(settings.notifications.smtp_from)[1].rpartition("@")[2] or "metamon"
 
 
 @lru_cache

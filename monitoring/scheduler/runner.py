@@ -43,13 +43,13 @@ def daily(at: str, timezone: str) -> Timing:
 
 def schedule(settings: Settings) -> dict[str, tuple[Timing, Callable[[Settings], None]]]:
     """job id -> ((trigger, period), function)."""
-    tz = settings.scheduler_timezone
+    tz = settings.scheduler.timezone
     return {
-        "evaluate": (every(settings.scheduler_evaluate_seconds), jobs.evaluate_incremental),
-        "monitor": (every(settings.scheduler_monitor_seconds), jobs.monitor_apps),
-        "evaluate-daily": (daily(settings.scheduler_daily_run_at, tz), jobs.evaluate_daily),
-        "retention": (daily(settings.scheduler_retention_at, tz), jobs.retention),
-        "digest": (daily(settings.scheduler_digest_at, tz), jobs.digest),
+        "evaluate": (every(settings.scheduler.evaluate_seconds), jobs.evaluate_incremental),
+        "monitor": (every(settings.scheduler.monitor_seconds), jobs.monitor_apps),
+        "evaluate-daily": (daily(settings.scheduler.daily_run_at, tz), jobs.evaluate_daily),
+        "retention": (daily(settings.scheduler.retention_at, tz), jobs.retention),
+        "digest": (daily(settings.scheduler.digest_at, tz), jobs.digest),
     }
 
 
@@ -59,7 +59,7 @@ def occurrence(trigger: BaseTrigger, period: timedelta, now: datetime) -> dateti
 
 
 def claim(settings: Settings, job_id: str, scheduled_for: datetime) -> bool:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         return (
             session.execute(
                 text(
@@ -73,7 +73,7 @@ def claim(settings: Settings, job_id: str, scheduled_for: datetime) -> bool:
 
 
 def finish(settings: Settings, job_id: str, scheduled_for: datetime, error: str | None) -> None:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         session.execute(
             text(
                 "UPDATE scheduler_runs SET status = :status, error = :error, finished_at = now() "
@@ -103,7 +103,7 @@ def sweep_abandoned(settings: Settings) -> int:
     }
     now = datetime.now(UTC)
     marked = 0
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         running = session.execute(
             text(
                 "SELECT job_id, scheduled_for, runner, started_at FROM scheduler_runs "
@@ -153,8 +153,8 @@ def run_job(job_id: str) -> None:
 
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
-    store = SQLAlchemyJobStore(engine=get_engine(settings.database_url), tableschema="scheduler")
-    scheduler = BlockingScheduler(jobstores={"default": store}, timezone=settings.scheduler_timezone)
+    store = SQLAlchemyJobStore(engine=get_engine(settings.database.url), tableschema="scheduler")
+    scheduler = BlockingScheduler(jobstores={"default": store}, timezone=settings.scheduler.timezone)
     for job_id, ((trigger, period), _) in schedule(settings).items():
         scheduler.add_job(
             run_job,

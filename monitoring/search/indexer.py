@@ -120,9 +120,13 @@ class _Sent:
 
 
 def _bulk(es: Elasticsearch, settings: Settings, actions: list[dict]) -> list[dict]:
-    client = es.options(request_timeout=settings.indexer_bulk_timeout_seconds)
+    client = es.options(request_timeout=settings.search.indexer_bulk_timeout_seconds)
     _, errors = helpers.bulk(
-        client, actions, chunk_size=settings.indexer_bulk_documents, raise_on_error=False, refresh=False
+        client,
+        actions,
+        chunk_size=settings.search.indexer_bulk_documents,
+        raise_on_error=False,
+        refresh=False,
     )
     return errors
 
@@ -130,7 +134,7 @@ def _bulk(es: Elasticsearch, settings: Settings, actions: list[dict]) -> list[di
 def _send(session: Session, settings: Settings, es: Elasticsearch, trace_ids: list[uuid.UUID]) -> _Sent:
     """Bulk requests of `indexer_bulk_documents`, one in flight while the next one's documents load,
     so PostgreSQL, this process and Elasticsearch work at the same time. Stops at the first failure."""
-    size = settings.indexer_bulk_documents
+    size = settings.search.indexer_bulk_documents
     chunks = [trace_ids[i : i + size] for i in range(0, len(trace_ids), size)]
     sent = _Sent()
     with ThreadPoolExecutor(1) as pool:
@@ -153,7 +157,7 @@ def _send(session: Session, settings: Settings, es: Elasticsearch, trace_ids: li
 def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Session]) -> DrainResult:
     """Claim up to one batch of pending rows, index their traces, and mark them done (or back off)."""
     with sessions() as session, session.begin():
-        rows = claim_traces(session, settings.indexer_claim_rows, settings.indexer_claim_traces)
+        rows = claim_traces(session, settings.search.indexer_claim_rows, settings.search.indexer_claim_traces)
         if not rows:
             return DrainResult(0, 0, failed=False)
         projects = {  # trace id -> project: an index row's aggregate is its project
@@ -163,7 +167,7 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
         }
         sent = _send(session, settings, es, list(projects))
         if sent.failure is not None and not sent.indexed:  # nothing done: keep the rows, retry later
-            back_off(rows, sent.failure, settings.indexer_max_backoff_seconds)
+            back_off(rows, sent.failure, settings.search.indexer_max_backoff_seconds)
             log.warning(
                 "indexing failed; %d outbox rows back off",
                 len(rows),
@@ -183,7 +187,7 @@ def drain_once(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Ses
                 [t for t, _ in later if projects[t] == project],
                 attempts=attempts,
                 last_error=later[0][1][:ERROR_LIMIT],
-                max_backoff_seconds=settings.indexer_max_backoff_seconds,
+                max_backoff_seconds=settings.search.indexer_max_backoff_seconds,
             )
         refused = {str(r.trace_id) for r in refusals}
         clear_dead_letters(session, [uuid.UUID(i) for i in sent.indexed if i not in refused])
@@ -220,4 +224,4 @@ def run_forever(settings: Settings, es: Elasticsearch, sessions: sessionmaker[Se
             log.exception("indexer pass failed")
             result = DrainResult(0, 0, failed=True)
         if not result.rows or result.failed:
-            time.sleep(settings.indexer_poll_seconds)
+            time.sleep(settings.search.indexer_poll_seconds)

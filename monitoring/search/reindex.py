@@ -16,11 +16,11 @@ BATCH = 2000
 
 def reindex(settings: Settings, recreate: bool = True) -> int:
     """Index every trace; with `recreate`, drop the indices first so nothing stale survives."""
-    es = get_es(settings.elasticsearch_url)
+    es = get_es(settings.search.url)
     if recreate:
         delete_trace_indices(es, settings)
     ensure_indices(es, settings)
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(Trace))
     columns = (TextColumn("reindexing traces"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -49,5 +49,5 @@ def reindex(settings: Settings, recreate: bool = True) -> int:
             if done % 500 == 0:
                 progress.update(task, completed=done)
         progress.update(task, completed=done)
-    es.indices.refresh(index=settings.traces_index_alias)
+    es.indices.refresh(index=settings.search.traces_index_alias)
     return done

@@ -123,7 +123,7 @@ def up(
             if svc.name == "postgres":
                 # The API, exporter and indexer need the schema: bring the database to head first.
                 ensure_database(settings)
-                migrate.upgrade(settings.database_url)
+                migrate.upgrade(settings.database.url)
 
 
 def _render_alertmanager(settings: Settings, running: list[Service]) -> None:
@@ -132,7 +132,7 @@ def _render_alertmanager(settings: Settings, running: list[Service]) -> None:
     directory = alertmanager_dir(settings)
     files = [directory / ALERTMANAGER_CONFIG, directory / alertmanager_messages.TEMPLATES_FILE]
     before = [path.read_text() if path.exists() else None for path in files]
-    render_alertmanager(settings, directory, fast=settings.alerting_profile == "fast")
+    render_alertmanager(settings, directory, fast=settings.stack.alerting_profile == "fast")
     if [path.read_text() for path in files] == before:
         return
     for peer in running:
@@ -145,7 +145,7 @@ def _render_alertmanager(settings: Settings, running: list[Service]) -> None:
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say) -> None:
-    deadline = time.monotonic() + settings.stack_start_timeout
+    deadline = time.monotonic() + settings.stack.start_timeout
     while True:
         state = supervisor.states().get(svc.name, {}).get("statename", "UNKNOWN")
         # BACKOFF and EXITED pass: supervisor restarts it, with back-off, until it gives up (FATAL).
@@ -158,7 +158,7 @@ def _wait_healthy(settings: Settings, supervisor: Supervisor, svc: Service, say)
             return
         if time.monotonic() > deadline:
             raise _failure(
-                settings, svc, f"not healthy after {settings.stack_start_timeout:.0f}s: {result.detail}"
+                settings, svc, f"not healthy after {settings.stack.start_timeout:.0f}s: {result.detail}"
             )
         time.sleep(0.5)
 
@@ -194,7 +194,7 @@ def status(
         if state == "FATAL":
             log = log_path(settings, svc.name)
             gave_up = (
-                f"supervisor gave up on {svc.name} after {settings.stack_start_retries} restarts "
+                f"supervisor gave up on {svc.name} after {settings.stack.start_retries} restarts "
                 f"({info.get('spawnerr') or info.get('description') or 'it kept dying at start'}); "
                 f"`metamon stack up {svc.name}` tries again\n--- last lines of {log} ---\n{_tail(log)}"
             )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metamon.monitoring.probes import probe_http_ready
-from metamon.monitoring.settings import Settings
+from metamon.monitoring.settings import ENVIRONMENT, Settings
 from metamon.monitoring.stack import services as svc
 from metamon.monitoring.stack.services import Service
 from metamon.monitoring.stack.targets import (
@@ -42,16 +42,16 @@ class HaPorts:
 
 
 def ha_ports(base: Settings) -> HaPorts:
-    am, es = base.alertmanager_port, base.elasticsearch_port
+    am, es = base.alerting.alertmanager_port, base.search.port
     return HaPorts(
-        balancer=base.api_port + 1,
-        api=(base.api_port + 2, base.api_port + 3),
-        exporter=base.exporter_port + 1,
-        postgres=base.postgres_port + 1,
+        balancer=base.api.port + 1,
+        api=(base.api.port + 2, base.api.port + 3),
+        exporter=base.exporter.port + 1,
+        postgres=base.database.port + 1,
         es_http=(es + 1, es + 2, es + 3),
         es_transport=(es + 4, es + 5, es + 6),
         # Prometheus's block holds Alertmanager's port (+3 by default): the replicas take +1 and +2.
-        prometheus=(base.prometheus_port + 1, base.prometheus_port + 2),
+        prometheus=(base.alerting.prometheus_port + 1, base.alerting.prometheus_port + 2),
         alertmanager=(am + 1, am + 2),
         gossip=(am + 3, am + 4),
     )
@@ -66,7 +66,7 @@ def ha_environment(base: Settings) -> dict[str, str]:
     them (`metamon stack env --ha`) talks to the HA stack."""
     ports = ha_ports(base)
     return {
-        "METAMON_STACK_DIR": str(base.stack_dir / HA_DIR),
+        "METAMON_STACK_DIR": str(base.stack.dir / HA_DIR),
         # Clients, links and Alertmanager's webhook go through the balancer.
         "METAMON_API_PORT": str(ports.balancer),
         "METAMON_EXPORTER_PORT": str(ports.exporter),
@@ -75,20 +75,23 @@ def ha_environment(base: Settings) -> dict[str, str]:
         "METAMON_ELASTICSEARCH_URL": ",".join(_url(port) for port in ports.es_http),
         "METAMON_PROMETHEUS_URL": _url(ports.prometheus[0]),
         "METAMON_ALERTMANAGER_URL": _url(ports.alertmanager[0]),
-        "METAMON_INDEX_REPLICAS": str(max(base.index_replicas, 1)),
-        "METAMON_ALERT_WEBHOOK_TOKEN_FILE": str(base.alert_webhook_token_file),
+        "METAMON_INDEX_REPLICAS": str(max(base.search.index_replicas, 1)),
+        "METAMON_ALERT_WEBHOOK_TOKEN_FILE": str(base.alerting.webhook_token_file),
     }
 
 
 def ha_settings(base: Settings) -> Settings:
     """The settings the HA stack's programs read: `base` with the HA environment applied."""
-    fields = {name.removeprefix("METAMON_").lower(): value for name, value in ha_environment(base).items()}
-    return Settings.model_validate({**base.model_dump(), **fields})
+    data = base.model_dump()
+    for name, value in ha_environment(base).items():
+        group, field = ENVIRONMENT[name.removeprefix("METAMON_").lower()]
+        (data[group] if group else data)[field] = value
+    return Settings.model_validate(data)  # validated again: what derives from the ports follows them
 
 
 def ha_services(base: Settings) -> list[Service]:
     s, ports, env = ha_settings(base), ha_ports(base), ha_environment(base)
-    state = s.stack_dir
+    state = s.stack.dir
     seeds = ",".join(f"127.0.0.1:{port}" for port in ports.es_transport)
     nodes = [
         svc.elasticsearch(
@@ -97,7 +100,7 @@ def ha_services(base: Settings) -> list[Service]:
             http,
             state / "elasticsearch-data" / node,
             state / "logs" / "elasticsearch" / node,
-            s.ha_elasticsearch_heap,
+            s.stack.ha_elasticsearch_heap,
             [
                 f"-Ecluster.name={CLUSTER}",
                 f"-Enode.name={node}",
@@ -155,22 +158,22 @@ def ha_services(base: Settings) -> list[Service]:
 def balancer(s: Settings, port: int) -> Service:
     return Service(
         name="balancer",
-        command=[HAPROXY, "-db", "-f", str(s.stack_dir / BALANCER_CONFIG)],
+        command=[HAPROXY, "-db", "-f", str(s.stack.dir / BALANCER_CONFIG)],
         port=port,
         port_setting="METAMON_API_PORT",
-        probe=lambda: probe_http_ready("balancer", _url(port), "/api/v1/health/ready", s.health_timeout),
+        probe=lambda: probe_http_ready("balancer", _url(port), "/api/v1/health/ready", s.api.health_timeout),
         app=True,  # after the API processes, which its health goes through
     )
 
 
 def prometheus_config(s: Settings, replica: str) -> Path:
-    return s.stack_dir / "prometheus" / f"prometheus-{replica}.yml"
+    return s.stack.dir / "prometheus" / f"prometheus-{replica}.yml"
 
 
 def write_ha_configs(base: Settings) -> None:
     """What the replicas and the balancer read, from the settings."""
     s, ports = ha_settings(base), ha_ports(base)
-    targets = s.stack_dir / "prometheus" / "targets"
+    targets = s.stack.dir / "prometheus" / "targets"
     write_prometheus_targets(
         targets,
         {
@@ -186,8 +189,8 @@ def write_ha_configs(base: Settings) -> None:
         config["alerting"]["alert_relabel_configs"] = [{"action": "labeldrop", "regex": "replica"}]
         write_rendered(prometheus_config(s, replica), config)
     for i in range(len(ports.alertmanager)):
-        (s.stack_dir / "alertmanager-data" / str(i + 1)).mkdir(parents=True, exist_ok=True)
-    (s.stack_dir / BALANCER_CONFIG).write_text(haproxy_config(ports))
+        (s.stack.dir / "alertmanager-data" / str(i + 1)).mkdir(parents=True, exist_ok=True)
+    (s.stack.dir / BALANCER_CONFIG).write_text(haproxy_config(ports))
 
 
 def haproxy_config(ports: HaPorts) -> str:

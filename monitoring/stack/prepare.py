@@ -22,24 +22,24 @@ def stack_user(settings: Settings) -> str | None:
     if os.geteuid() != 0:
         return None
     try:
-        pwd.getpwnam(settings.stack_user)
+        pwd.getpwnam(settings.stack.user)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", settings.stack_user],
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", settings.stack.user],
             check=True,
         )
-    return settings.stack_user
+    return settings.stack.user
 
 
 def check_binaries(settings: Settings) -> None:
-    java = settings.java_home / "bin" / "java"
+    java = settings.stack.java_home / "bin" / "java"
     if not os.access(java, os.X_OK):
         raise StackError(
             f"Java not found at {java}: Elasticsearch needs OpenJDK 17 "
             "(run `make install`, or set METAMON_JAVA_HOME to a JDK 17 home)"
         )
     wanted = {
-        "PostgreSQL 15": settings.postgres_bin / "postgres",
+        "PostgreSQL 15": settings.stack.postgres_bin / "postgres",
         "Prometheus": Path("/usr/bin/prometheus"),
         "Alertmanager": Path("/usr/bin/prometheus-alertmanager"),
     }
@@ -61,7 +61,7 @@ def port_taken(port: int) -> bool:
 
 
 def make_dirs(settings: Settings, user: str | None) -> None:
-    state = settings.stack_dir
+    state = settings.stack.dir
     for sub in (
         "run",
         "logs",
@@ -89,26 +89,26 @@ def install_elasticsearch(settings: Settings, user: str | None, say) -> None:
         return
     if shutil.which("mvn") is None:
         raise StackError("Maven (`mvn`) not found: it fetches Elasticsearch (run `make install`)")
-    artifact = ES_ARTIFACT.format(version=settings.elasticsearch_version)
-    downloads = settings.stack_dir / "downloads"
+    artifact = ES_ARTIFACT.format(version=settings.stack.elasticsearch_version)
+    downloads = settings.stack.dir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     say(f"fetching {artifact} with Maven")
     mvn = ["mvn", "-B", "-ntp", "-Dstyle.color=never"]
-    if settings.maven_settings:  # mirrors and proxies, as in any Maven build
-        mvn += ["-s", str(settings.maven_settings)]
+    if settings.stack.maven_settings:  # mirrors and proxies, as in any Maven build
+        mvn += ["-s", str(settings.stack.maven_settings)]
     mvn += ["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={downloads}"]
     result = subprocess.run(mvn, capture_output=True, text=True, cwd=downloads)
-    archive = downloads / f"elasticsearch-{settings.elasticsearch_version}.zip"
+    archive = downloads / f"elasticsearch-{settings.stack.elasticsearch_version}.zip"
     if result.returncode != 0 or not archive.exists():
         errors = [line for line in result.stdout.splitlines() if line.startswith("[ERROR]")]
         reason = errors[0] if errors else result.stderr.strip()[-500:]
         raise StackError(
             f"could not fetch {artifact} from Maven Central (is the registry reachable?): {reason}"
         )
-    say(f"unpacking Elasticsearch {settings.elasticsearch_version}")
+    say(f"unpacking Elasticsearch {settings.stack.elasticsearch_version}")
     # unzip, not zipfile: it keeps the executable bits of bin/ scripts.
     unpacked = subprocess.run(
-        ["unzip", "-q", "-o", str(archive), "-d", str(settings.stack_dir)], capture_output=True, text=True
+        ["unzip", "-q", "-o", str(archive), "-d", str(settings.stack.dir)], capture_output=True, text=True
     )
     if unpacked.returncode != 0:
         raise StackError(f"could not unpack {archive}: {unpacked.stderr.strip()}")
@@ -117,22 +117,22 @@ def install_elasticsearch(settings: Settings, user: str | None, say) -> None:
 
 
 def init_postgres(settings: Settings, user: str | None, say) -> None:
-    data = settings.stack_dir / "postgres"
+    data = settings.stack.dir / "postgres"
     if (data / "PG_VERSION").exists():
         return
     say("creating the PostgreSQL cluster")
     data.mkdir(parents=True, exist_ok=True)
-    pwfile = settings.stack_dir / "run" / "pgpass.tmp"
-    pwfile.write_text(settings.postgres_password + "\n")
+    pwfile = settings.stack.dir / "run" / "pgpass.tmp"
+    pwfile.write_text(settings.database.password + "\n")
     if user:
         shutil.chown(data, user)
         shutil.chown(pwfile, user)
     cmd = [
-        str(settings.postgres_bin / "initdb"),
+        str(settings.stack.postgres_bin / "initdb"),
         "-D",
         str(data),
         "-U",
-        settings.postgres_user,
+        settings.database.user,
         f"--pwfile={pwfile}",
         "--auth-local=trust",
         "--auth-host=scram-sha-256",
@@ -150,9 +150,9 @@ def init_postgres(settings: Settings, user: str | None, say) -> None:
 
 def ensure_database(settings: Settings) -> None:
     """Create the application database if missing (CREATE DATABASE cannot run in a transaction)."""
-    with connect(settings.maintenance_database_url, autocommit=True) as conn:
+    with connect(settings.database.maintenance_url, autocommit=True) as conn:
         exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
+            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.database.name,)
         ).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.database.name)))

@@ -30,32 +30,32 @@ class Service:
 
 
 def elasticsearch_home(settings: Settings) -> Path:
-    return settings.stack_dir / f"elasticsearch-{settings.elasticsearch_version}"
+    return settings.stack.dir / f"elasticsearch-{settings.stack.elasticsearch_version}"
 
 
 def alertmanager_dir(settings: Settings) -> Path:
     """Where `stack up` renders Alertmanager's config, templates and secret files from the settings."""
-    return settings.stack_dir / "alertmanager"
+    return settings.stack.dir / "alertmanager"
 
 
 def postgres(s: Settings) -> Service:
-    state = s.stack_dir
+    state = s.stack.dir
     return Service(
         name="postgres",
         command=[
-            str(s.postgres_bin / "postgres"),
+            str(s.stack.postgres_bin / "postgres"),
             "-D",
             str(state / "postgres"),
             "-p",
-            str(s.postgres_port),
+            str(s.database.port),
             "-k",
             str(state / "run"),
             "-c",
-            f"listen_addresses={s.postgres_host}",
+            f"listen_addresses={s.database.host}",
         ],
-        port=s.postgres_port,
+        port=s.database.port,
         port_setting="METAMON_POSTGRES_PORT",
-        probe=lambda: probe_database(s.maintenance_database_url, s.health_timeout),
+        probe=lambda: probe_database(s.database.maintenance_url, s.api.health_timeout),
         unprivileged=True,
         stopsignal="INT",  # PostgreSQL's "fast" shutdown
     )
@@ -79,9 +79,9 @@ def elasticsearch(
         ],
         port=port,
         port_setting="METAMON_ELASTICSEARCH_PORT",
-        probe=lambda: probe_elasticsearch(url, s.health_timeout, wait_for_status="yellow"),
+        probe=lambda: probe_elasticsearch(url, s.api.health_timeout, wait_for_status="yellow"),
         unprivileged=True,
-        environment={"ES_JAVA_HOME": str(s.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"},
+        environment={"ES_JAVA_HOME": str(s.stack.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"},
     )
 
 
@@ -98,7 +98,7 @@ def prometheus(s: Settings, name: str, port: int, config: Path, data: Path) -> S
         ],
         port=port,
         port_setting="METAMON_PROMETHEUS_PORT",
-        probe=lambda: probe_http_ready(name, url, "/-/ready", s.health_timeout),
+        probe=lambda: probe_http_ready(name, url, "/-/ready", s.api.health_timeout),
     )
 
 
@@ -116,7 +116,7 @@ def alertmanager(s: Settings, name: str, port: int, data: Path, cluster: list[st
         ],
         port=port,
         port_setting="METAMON_ALERTMANAGER_PORT",
-        probe=lambda: probe_http_ready(name, url, "/-/ready", s.health_timeout),
+        probe=lambda: probe_http_ready(name, url, "/-/ready", s.api.health_timeout),
     )
 
 
@@ -126,7 +126,7 @@ def api(s: Settings, name: str, port: int, options: tuple[str, ...] = (), env: d
         command=[str(VENV_BIN / "metamon"), "serve", "--port", str(port), *options],
         port=port,
         port_setting="METAMON_API_PORT",
-        probe=lambda: probe_http_ready(name, s.bind_url(port), "/api/v1/health", s.health_timeout),
+        probe=lambda: probe_http_ready(name, s.api.bind_url(port), "/api/v1/health", s.api.health_timeout),
         environment=env or {},
         app=True,
     )
@@ -135,10 +135,12 @@ def api(s: Settings, name: str, port: int, options: tuple[str, ...] = (), env: d
 def exporter(s: Settings, env: dict | None = None) -> Service:
     return Service(
         name="exporter",
-        command=[str(VENV_BIN / "metamon"), "exporter", "--port", str(s.exporter_port)],
-        port=s.exporter_port,
+        command=[str(VENV_BIN / "metamon"), "exporter", "--port", str(s.exporter.port)],
+        port=s.exporter.port,
         port_setting="METAMON_EXPORTER_PORT",
-        probe=lambda: probe_http_ready("exporter", s.bind_url(s.exporter_port), "/metrics", s.health_timeout),
+        probe=lambda: probe_http_ready(
+            "exporter", s.api.bind_url(s.exporter.port), "/metrics", s.api.health_timeout
+        ),
         environment=env or {},
         app=True,
     )
@@ -159,27 +161,29 @@ def program(name: str, command: str, env: dict | None = None) -> Service:
 
 def stack_services(settings: Settings) -> list[Service]:
     """The standard profile: one of each."""
-    s, state = settings, settings.stack_dir
+    s, state = settings, settings.stack.dir
     return [
         postgres(s),
         elasticsearch(
             s,
             "elasticsearch",
-            s.elasticsearch_port,
+            s.search.port,
             state / "elasticsearch-data",
             state / "logs" / "elasticsearch",
-            s.elasticsearch_heap,
+            s.stack.elasticsearch_heap,
             ["-Ediscovery.type=single-node"],
         ),
-        prometheus(s, "prometheus", s.prometheus_port, prometheus_config(s), state / "prometheus-data"),
+        prometheus(
+            s, "prometheus", s.alerting.prometheus_port, prometheus_config(s), state / "prometheus-data"
+        ),
         alertmanager(
             s,
             "alertmanager",
-            s.alertmanager_port,
+            s.alerting.alertmanager_port,
             state / "alertmanager-data",
             ["--cluster.listen-address="],  # one local instance: no gossip port
         ),
-        api(s, "api", s.api_port),
+        api(s, "api", s.api.port),
         exporter(s),
         *(program(name, name) for name in ("indexer", "worker", "scheduler")),
     ]

@@ -21,15 +21,15 @@ START_SECONDS = 10
 
 
 def socket_path(settings: Settings) -> Path:
-    return settings.stack_dir / "run" / "supervisor.sock"
+    return settings.stack.dir / "run" / "supervisor.sock"
 
 
 def log_path(settings: Settings, name: str) -> Path:
-    return settings.stack_dir / "logs" / f"{name}.log"
+    return settings.stack.dir / "logs" / f"{name}.log"
 
 
 def render_config(settings: Settings, services: list[Service], stack_user: str | None) -> str:
-    state = settings.stack_dir
+    state = settings.stack.dir
     lines = [
         "[unix_http_server]",
         f"file={socket_path(settings)}",
@@ -58,7 +58,7 @@ def render_config(settings: Settings, services: list[Service], stack_user: str |
             "autostart=false",
             "autorestart=unexpected",
             f"startsecs={START_SECONDS}",
-            f"startretries={settings.stack_start_retries}",
+            f"startretries={settings.stack.start_retries}",
             f"stopsignal={svc.stopsignal}",
             "stopwaitsecs=60",
             "stopasgroup=true",
@@ -84,7 +84,7 @@ def _quote(arg: str) -> str:
 class Supervisor:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.config_path = settings.stack_dir / "supervisord.conf"
+        self.config_path = settings.stack.dir / "supervisord.conf"
 
     def _rpc(self):
         transport = SupervisorTransport(None, None, f"unix://{socket_path(self.settings)}")

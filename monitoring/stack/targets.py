@@ -13,9 +13,9 @@ from metamon.monitoring.settings import Settings
 
 def prometheus_config(settings: Settings) -> Path:
     """The committed config for the standard profile; a rendering of it in the stack dir for fast."""
-    if settings.alerting_profile == "standard":
+    if settings.stack.alerting_profile == "standard":
         return settings.config_dir / "prometheus" / "prometheus.yml"
-    return settings.stack_dir / "prometheus" / "prometheus.yml"
+    return settings.stack.dir / "prometheus" / "prometheus.yml"
 
 
 def render_prometheus_config(settings: Settings, targets: Path, external_labels: dict[str, str]) -> dict:
@@ -24,7 +24,7 @@ def render_prometheus_config(settings: Settings, targets: Path, external_labels:
     since the rendering lives outside prometheus/."""
     prometheus_dir = settings.config_dir / "prometheus"
     config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
-    profile = settings.alerting_profile
+    profile = settings.stack.alerting_profile
     if profile == "fast":
         interval = load_thresholds().profiles["fast"].evaluation_interval
         config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = interval
@@ -46,7 +46,7 @@ def write_rendered(path: Path, config: dict) -> None:
 
 def write_prometheus_config(settings: Settings) -> None:
     """For the fast profile: the committed config with the fast rules and their 1 s intervals."""
-    if settings.alerting_profile == "standard":
+    if settings.stack.alerting_profile == "standard":
         return
     targets = settings.config_dir / "prometheus" / "targets"
     write_rendered(prometheus_config(settings), render_prometheus_config(settings, targets, {}))
@@ -54,10 +54,10 @@ def write_prometheus_config(settings: Settings) -> None:
 
 def standard_targets(settings: Settings) -> dict[str, list[int]]:
     return {
-        "prometheus": [settings.prometheus_port],
-        "alertmanager": [settings.alertmanager_port],
-        "metamon-api": [settings.api_port],
-        "metamon-exporter": [settings.exporter_port],
+        "prometheus": [settings.alerting.prometheus_port],
+        "alertmanager": [settings.alerting.alertmanager_port],
+        "metamon-api": [settings.api.port],
+        "metamon-exporter": [settings.exporter.port],
     }
 
 

@@ -1,5 +1,6 @@
 """Alerts from Alertmanager's webhook: upserted by (fingerprint, startsAt), so re-sent notifications
-count but never duplicate; a new firing alert about a metric queues the research agent."""
+count but never duplicate; a new firing alert about a metric queues the research agent. People
+acknowledge and resolve them, each change audited in the same transaction."""
 
 import uuid
 from datetime import UTC, datetime
@@ -7,12 +8,19 @@ from typing import Literal
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, and_, or_, text
 from sqlalchemy.orm import Session
 
 from metamon.agents.research.alerts import alert_target
+from metamon.monitoring.db.models import MonitoringAlert
 from metamon.monitoring.db.models.alerts import SEVERITIES
 from metamon.monitoring.outbox import ALERT_RESEARCH
+from metamon.monitoring.workflow.audit import record
+from metamon.monitoring.workflow.proposals import InvalidTransition
+
+
+class NoSuchAlert(LookupError):
+    """No alert of that id that this project may see (the API answers 404)."""
 
 
 class AlertmanagerAlert(BaseModel):
@@ -145,3 +153,52 @@ def store_notification(session: Session, payload: AlertmanagerPayload) -> dict:
         _STORE, {"alerts": Jsonb(alerts), "receiver": payload.receiver, "topic": ALERT_RESEARCH}
     ).one()
     return {"received": len(payload.alerts), "new": new, "updated": stored - new}
+
+
+def visible_to(project_id: uuid.UUID) -> ColumnElement[bool]:
+    """The alerts a project sees: its own, and those about metamon itself (exporter or API down), which
+    carry no project label. One naming a project metamon does not know is nobody's."""
+    unscoped = and_(MonitoringAlert.project_id.is_(None), ~MonitoringAlert.labels.has_key("project"))
+    return or_(MonitoringAlert.project_id == project_id, unscoped)
+
+
+def _locked(session: Session, project_id: uuid.UUID, alert_id: uuid.UUID) -> MonitoringAlert:
+    alert = session.get(MonitoringAlert, alert_id, with_for_update=True)
+    unscoped = alert is not None and alert.project_id is None and "project" not in alert.labels
+    if alert is None or not (alert.project_id == project_id or unscoped):
+        raise NoSuchAlert(alert_id)
+    return alert
+
+
+def _audit(session: Session, alert: MonitoringAlert, by: str, before: str) -> None:
+    record(
+        session,
+        project_id=alert.project_id,
+        actor=by,
+        action=f"alert.{alert.status}",
+        entity_type="alert",
+        entity_id=alert.id,
+        before={"status": before},
+        after={"status": alert.status},
+    )
+
+
+def acknowledge(session: Session, project_id: uuid.UUID, alert_id: uuid.UUID, by: str) -> MonitoringAlert:
+    """A person takes a firing alert on; InvalidTransition when it is not firing."""
+    alert = _locked(session, project_id, alert_id)
+    if alert.status != "firing":
+        raise InvalidTransition(f"the alert is {alert.status}, not firing")
+    alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", by, datetime.now(UTC)
+    _audit(session, alert, by, "firing")
+    return alert
+
+
+def resolve(session: Session, project_id: uuid.UUID, alert_id: uuid.UUID, by: str) -> MonitoringAlert:
+    """A person closes an alert, firing or acknowledged; InvalidTransition when it is already resolved."""
+    alert = _locked(session, project_id, alert_id)
+    if alert.status == "resolved":
+        raise InvalidTransition("the alert is already resolved")
+    before = alert.status
+    alert.status, alert.resolved_by, alert.resolved_at = "resolved", by, datetime.now(UTC)
+    _audit(session, alert, by, before)
+    return alert

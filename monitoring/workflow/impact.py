@@ -4,57 +4,39 @@
 - before: the control group, the app's other traces over the same time (served by the active config
   while the candidate served its share); without any, the app's traces over a window as long as the
   rollout so far, ending when the candidate was created;
-- significance: a two-proportion z-test on their failure rates (settings.impact_alpha);
+- significance: a two-proportion z-test on their failure rates (settings.rollout.impact_alpha);
 - ROI, in USD per 30 days:
 
       ROI = Δ × V × R / 1000
       Δ = failure rate before − failure rate after, in percentage points (positive: fewer failures)
-      V = settings.impact_value_per_point_usd, what one point is worth per 1,000 requests
+      V = settings.rollout.impact_value_per_point_usd, what one point is worth per 1,000 requests
       R = the app's requests per 30 days, estimated as its traces in the last 7 days × 30 / 7
 
-Failures are those of agents/research/metrics.py, counted over the rows agents/research/sql.py defines,
-so a rollout is judged with the same definitions that made the proposal."""
+Rows and failures are those metamon.monitoring.statistics.failures defines for the metric, which research
+counts too, so a rollout is judged with the same definitions that made the proposal."""
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from metamon.agents.research.metrics import METRICS, Metric
-from metamon.agents.research.sql import metric_params, metric_rows
-from metamon.agents.research.stats import two_proportion_p_value
+from metamon.monitoring.catalogue import METRICS, Metric
 from metamon.monitoring.db.models import AppConfig, ImprovementImpact, ImprovementProposal, Trace
 from metamon.monitoring.settings import Settings
+from metamon.monitoring.statistics.failures import Counts, metric_params, metric_rows
+from metamon.monitoring.statistics.significance import two_proportion_p_value
 
 ROI_DAYS = 30
 TRAFFIC_DAYS = 7
 
 
-@dataclass(frozen=True)
-class Counts:
-    n: int = 0
-    failures: int = 0
-
-    @property
-    def failure_rate(self) -> float | None:
-        return self.failures / self.n if self.n else None
-
-    def __add__(self, other: "Counts") -> "Counts":
-        return Counts(self.n + other.n, self.failures + other.failures)
-
-    def as_dict(self, start: datetime, end: datetime) -> dict:
-        return {
-            "traces": self.n,
-            "failures": self.failures,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        }
-
-    def value(self, metric: Metric) -> float | None:
-        """The metric in its own units (a pass ratio, or a failure rate for minimised metrics)."""
-        rate = self.failure_rate
-        return None if rate is None else metric.value(rate)
+def _period(counts: Counts, start: datetime, end: datetime) -> dict:
+    return {
+        "traces": counts.n,
+        "failures": counts.failures,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }
 
 
 def metric_of(proposal: ImprovementProposal) -> Metric | None:
@@ -115,9 +97,9 @@ def measure(
     requests = requests_per_30_days(session, candidate, now)
     p_value = roi = delta_points = None
     if before.n and after.n:
-        p_value = two_proportion_p_value(before.failures, before.n, after.failures, after.n)
-        delta_points = (before.failure_rate - after.failure_rate) * 100
-        roi = delta_points * settings.impact_value_per_point_usd * requests / 1000
+        p_value = two_proportion_p_value(before, after)
+        delta_points = (before.rate - after.rate) * 100
+        roi = delta_points * settings.rollout.impact_value_per_point_usd * requests / 1000
     impact = ImprovementImpact(
         proposal_id=proposal.id,
         metric=metric.name,
@@ -125,15 +107,15 @@ def measure(
         before_value=before.value(metric),
         after_value=after.value(metric),
         p_value=p_value,
-        significant=None if p_value is None else p_value < settings.impact_alpha,
+        significant=None if p_value is None else p_value < settings.rollout.impact_alpha,
         roi_usd=roi,
         details={
             "config_version": candidate.version,
-            "before": before.as_dict(before_start, now if before_start == started else started),
-            "after": after.as_dict(started, now),
+            "before": _period(before, before_start, now if before_start == started else started),
+            "after": _period(after, started, now),
             "delta_points": delta_points,
             "requests_per_30_days": requests,
-            "value_per_point_usd": settings.impact_value_per_point_usd,
+            "value_per_point_usd": settings.rollout.impact_value_per_point_usd,
             "roi_formula": "delta_points * value_per_point_usd * requests_per_30_days / 1000",
         },
     )

@@ -31,7 +31,7 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class InvalidTransition(Exception):
-    """The proposal is not in a state that allows this (the API answers 409)."""
+    """The proposal (or alert) is not in a state that allows this (the API answers 409)."""
 
 
 class DecisionRefused(ValueError):
@@ -215,7 +215,10 @@ def revise(session: Session, proposal: ImprovementProposal, values: dict, *, act
 
 
 def is_high_impact(proposal: ImprovementProposal, settings: Settings) -> bool:
-    return proposal.risk == "high" or (proposal.expected_improvement or 0) >= settings.high_impact_improvement
+    return (
+        proposal.risk == "high"
+        or (proposal.expected_improvement or 0) >= settings.proposals.high_impact_improvement
+    )
 
 
 def decide(
@@ -240,7 +243,9 @@ def decide(
 def auto_approve(session: Session, settings: Settings, proposal: ImprovementProposal) -> bool:
     """The optional policy: a validated low-risk proposal of high confidence is approved without waiting
     for a person, unless it is high-impact (that always needs a named reviewer)."""
-    if not (settings.auto_approve_low_risk and proposal.status == "validated" and proposal.risk == "low"):
+    if not (
+        settings.proposals.auto_approve_low_risk and proposal.status == "validated" and proposal.risk == "low"
+    ):
         return False
     if level(proposal.confidence) != "high":
         return False

@@ -33,7 +33,7 @@ def propose(
     """(proposal, created): None when nothing significant explains the failures; created is False
     when a proposal for the same root cause was already open (that one is returned)."""
     end = datetime.now(UTC)
-    start = end - (window or timedelta(seconds=settings.research_window_seconds))
+    start = end - (window or timedelta(seconds=settings.research.window_seconds))
     draft = research(
         session,
         settings,
@@ -58,7 +58,7 @@ def propose_for_alert(
     metric, app = target
     # The research window before the alert began, and the time it has been firing since (at most
     # another research window: an alert firing for days is about its recent traces).
-    window = timedelta(seconds=settings.research_window_seconds)
+    window = timedelta(seconds=settings.research.window_seconds)
     firing = min(max(datetime.now(UTC) - alert.starts_at, timedelta(0)), window)
     return propose(
         session,

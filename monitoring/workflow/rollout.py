@@ -1,5 +1,5 @@
 """Rolling out an approved proposal: a candidate config version serves a growing share of the app's traffic
-(settings.rollout_stages, 10% -> 50% -> 100%), then becomes the app's active config and the proposal is
+(settings.rollout.stages, 10% -> 50% -> 100%), then becomes the app's active config and the proposal is
 implemented; or it is rolled back and serves nobody. Target apps follow through `GET /api/v1/configs/{app}`.
 
 Every move is audited in the caller's transaction; one the proposal's state does not allow raises
@@ -90,7 +90,7 @@ def start_rollout(
             AppConfig.project_id == proposal.project_id, AppConfig.app == app
         )
     )
-    first = settings.rollout_stages[0]
+    first = settings.rollout.stages[0]
     candidate = AppConfig(
         project_id=proposal.project_id,
         app=app,
@@ -137,7 +137,7 @@ def advance(
     candidate = _rolling_candidate(session, proposal)
     impact = measure(session, settings, proposal, candidate, now or datetime.now(UTC))
     before = proposal.rollout_percent
-    later = [stage for stage in settings.rollout_stages if stage > before]
+    later = [stage for stage in settings.rollout.stages if stage > before]
     if later:
         candidate.rollout_percent = proposal.rollout_percent = later[0]
         record(

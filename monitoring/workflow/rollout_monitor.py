@@ -43,8 +43,8 @@ def check_rollout(
         stage,
         Side(tagged.n, tagged.value(metric)),
         Side(others.n, others.value(metric)),
-        min_samples=settings.rollout_min_samples,
-        max_degradation=settings.rollout_max_degradation,
+        min_samples=settings.rollout.min_samples,
+        max_degradation=settings.rollout.max_degradation,
     )
     if verdict.action == "roll_back":
         rollback(session, settings, proposal, ACTOR, verdict.detail, now=now)

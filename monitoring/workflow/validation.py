@@ -42,13 +42,13 @@ class BadTarget(ValueError):
 
 def registered_target(settings: Settings, name: str) -> Target:
     """The target registered as `name`; an http(s) one must point at an allowed host."""
-    spec = settings.validation_targets.get(name)
+    spec = settings.validation.targets.get(name)
     if spec is None:
-        known = ", ".join(sorted(settings.validation_targets)) or "none"
+        known = ", ".join(sorted(settings.validation.targets)) or "none"
         raise BadTarget(f"no validation target is registered as {name!r} (registered: {known})")
     if spec.startswith(("http://", "https://")):
         host = urlsplit(spec).hostname
-        if host not in settings.validation_allowed_hosts:
+        if host not in settings.validation.allowed_hosts:
             raise BadTarget(
                 f"validation target {name!r} points at {host!r}, which is not in "
                 "METAMON_VALIDATION_ALLOWED_HOSTS"
@@ -62,7 +62,7 @@ def registered_target(settings: Settings, name: str) -> Target:
 def _target_name(settings: Settings, app: str, requested: str | None) -> str:
     if requested is not None:
         return requested
-    return app if app in settings.validation_targets else "default"
+    return app if app in settings.validation.targets else "default"
 
 
 def _configs(session: Session, proposal: ImprovementProposal) -> tuple[str, dict, dict | None]:
@@ -112,7 +112,7 @@ def run_validation(settings: Settings, job: Outbox) -> uuid.UUID | None:
     validation result's id (None when the proposal is no longer validating: nothing to do)."""
     proposal_id = uuid.UUID(job.aggregate_id)
     try:
-        with session_scope(settings.database_url) as session:
+        with session_scope(settings.database.url) as session:
             # Not locked while the replay runs: a decision on it meanwhile gets its 409 at once.
             proposal = session.get(ImprovementProposal, proposal_id)
             if proposal is None or proposal.status != "validating":
@@ -139,7 +139,7 @@ def run_validation(settings: Settings, job: Outbox) -> uuid.UUID | None:
             auto_approve(session, settings, proposal)
             return result.id
     except Exception as exc:  # the replay could not run: the proposal says why, and can be retried
-        with session_scope(settings.database_url) as session:
+        with session_scope(settings.database.url) as session:
             proposal = session.get(ImprovementProposal, proposal_id, with_for_update=True)
             if proposal is not None and proposal.status == "validating":
                 transition(
@@ -156,7 +156,7 @@ def sweep_stale_validations(session: Session, settings: Settings) -> list[uuid.U
     """Move `validating` proposals that no worker holds and that have waited longer than
     `validation_stale_seconds` to `failed_validation`, with the reason in the audit log. A worker holds
     its job row locked for the whole replay, so a locked row means the replay is alive."""
-    stale_before = datetime.now(UTC) - timedelta(seconds=settings.validation_stale_seconds)
+    stale_before = datetime.now(UTC) - timedelta(seconds=settings.validation.stale_seconds)
     stale = session.scalars(
         select(ImprovementProposal)
         .where(ImprovementProposal.status == "validating", ImprovementProposal.updated_at < stale_before)
@@ -180,7 +180,7 @@ def sweep_stale_validations(session: Session, settings: Settings) -> list[uuid.U
             "failed_validation",
             actor=SWEEPER,
             details={
-                "error": f"no worker finished the validation within {settings.validation_stale_seconds:g} s "
+                "error": f"no worker finished the validation within {settings.validation.stale_seconds:g} s "
                 "(a worker crashed, or none runs: start `metamon worker`); validate it again"
             },
         )

@@ -87,7 +87,7 @@ def research_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
         except Exception as exc:  # the database hiccuped or the analysis broke: retry later
             log.exception("research failed", extra={"alert_id": str(alert_id)})
             with sessions() as session, session.begin():
-                back_off([session.get(Outbox, row_id)], exc, settings.indexer_max_backoff_seconds)
+                back_off([session.get(Outbox, row_id)], exc, settings.search.indexer_max_backoff_seconds)
             continue
         with sessions() as session, session.begin():
             mark_done(session, [session.get(Outbox, row_id)])
@@ -98,7 +98,7 @@ def revise_firing(settings: Settings, sessions: sessionmaker[Session]) -> int:
     """Re-run research for the pending proposals of firing alerts that are due (see CLAIM_REVISIONS)."""
     with sessions() as session, session.begin():
         due = (
-            session.execute(CLAIM_REVISIONS, {"every": settings.research_revise_seconds, "limit": CLAIM_ROWS})
+            session.execute(CLAIM_REVISIONS, {"every": settings.research.revise_seconds, "limit": CLAIM_ROWS})
             .scalars()
             .all()
         )
@@ -151,4 +151,4 @@ def run_forever(settings: Settings, sessions: sessionmaker[Session]) -> None:
                 log.exception("sweeping stale validations failed")
             next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
         if not handled:
-            time.sleep(settings.indexer_poll_seconds)
+            time.sleep(settings.search.indexer_poll_seconds)

@@ -35,13 +35,13 @@ def test_the_evaluation_agent_judges_with_the_configured_model(client, make_key,
     headers = make_key("llm-judge")
     trace = {"id": "j-1", "app": "support-bot", "input": "Refund time?", "output": "Soon."}
     assert client.post("/api/v1/traces", json={"traces": [trace]}, headers=headers).status_code == 200
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         pid = session.scalar(select(Project.id).where(Project.slug == "llm-judge"))
     judged = settings.model_copy(update={"llm_factory": "tests.agents.chat_models:judge"})
 
-    assert evaluate(judged, session_factory(settings.database_url), project_id=pid).scored == 1
+    assert evaluate(judged, session_factory(settings.database.url), project_id=pid).scored == 1
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         score = session.scalar(
             select(TraceEvaluation).where(
                 TraceEvaluation.project_id == pid, TraceEvaluation.evaluator == "llm_judge"
@@ -52,10 +52,10 @@ def test_the_evaluation_agent_judges_with_the_configured_model(client, make_key,
 
 def test_the_research_agent_writes_its_narrative_with_the_configured_model(make_key, settings):
     make_key("llm-narrative")
-    project_id = prompt_regression_now(settings.database_url, "llm-narrative")
+    project_id = prompt_regression_now(settings.database.url, "llm-narrative")
     narrated = settings.model_copy(update={"llm_factory": "tests.agents.chat_models:narrator"})
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         proposal, created = propose(
             session, narrated, project_id=project_id, metric="fact_accuracy", app="support-bot", actor="test"
         )

@@ -138,7 +138,9 @@ def test_each_dashboard_is_a_config_map_for_the_grafana_sidecar_equal_to_the_gen
 
 
 def test_the_actions_datasource_is_the_provisioned_one_allowed_only_the_api_service(rendered):
-    provisioned = yaml.safe_load((CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml").read_text())
+    provisioned = yaml.safe_load(
+        (CHECKOUT / "grafana" / "provisioning" / "datasources" / "metamon.yml").read_text()
+    )
     expected = next(d for d in provisioned["datasources"] if d["uid"] == API_DATASOURCE_UID)
     doc = rendered["ConfigMap", "metamon-grafana-datasource"]
     assert doc["metadata"]["labels"]["grafana_datasource"] == "1"

@@ -118,7 +118,7 @@ def test_label_values_are_capped_and_folded_into_other_without_losing_counts(
 def test_backfilled_traces_are_counted_apart_from_the_rates_that_page(settings, client, make_key):
     headers = make_key("exporter-backfill", scopes=("ingest",))
     now = datetime.now(UTC)
-    old = (now - timedelta(seconds=settings.backfill_after_seconds + 600)).isoformat()
+    old = (now - timedelta(seconds=settings.usage.backfill_after_seconds + 600)).isoformat()
 
     def batch(prefix: str, when: str, n: int, status: str) -> list[dict]:
         return [
@@ -159,7 +159,7 @@ def test_a_scrape_within_the_cache_ttl_does_not_query_again(settings, populated)
     first = generate_latest(registry).decode()
     # A change in the database is not visible until the cache expires.
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         enqueue_trace_index(session, uuid.uuid4(), [uuid.uuid4()])
     second = generate_latest(registry).decode()
     assert without_duration(first) == without_duration(second)

@@ -20,7 +20,7 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 
 
 def test_registry_follows_prometheus_naming(settings, populated):
-    cap = settings.exporter_label_cap
+    cap = settings.exporter.label_cap
     families = list(build_registry(settings).collect())
     assert {f.name for f in families} >= {
         "metamon_requests",
@@ -51,7 +51,7 @@ def test_registry_follows_prometheus_naming(settings, populated):
 
 
 def test_promtool_check_metrics_is_clean_on_the_live_exporter(settings, populated, tmp_path):
-    with exporter(settings.database_url, tmp_path) as target:
+    with exporter(settings.database.url, tmp_path) as target:
         text = httpx.get(f"http://{target}/metrics", timeout=10).text
     assert "metamon_requests_total" in text
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)

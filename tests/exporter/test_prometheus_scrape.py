@@ -8,7 +8,7 @@ from tests.populated import PROJECT
 
 
 def test_prometheus_scrapes_the_exporter_and_answers_queries(settings, populated, tmp_path):
-    with exporter(settings.database_url, tmp_path, exporter_cache_seconds="0") as target:
+    with exporter(settings.database.url, tmp_path, exporter_cache_seconds="0") as target:
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]}],

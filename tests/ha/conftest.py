@@ -53,11 +53,11 @@ def ha_stack(ha_base: Settings) -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def balancer(ha_stack: Settings) -> str:
-    return ha_stack.public_base_url
+    return ha_stack.api.public_base_url
 
 
 def key_for(settings: Settings, project: str) -> str:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         _, plaintext = create_key(session, project, ["ingest", "read", "review"])
     return plaintext
 

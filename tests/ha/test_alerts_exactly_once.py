@@ -48,8 +48,8 @@ def _proposals(database_url: str, alert_id: uuid.UUID) -> int:
 def _regress(settings, project: str) -> None:
     """A project whose fact accuracy of the last hour is 0.77: the critical fast rule fires."""
     key_for(settings, project)
-    project_id = prompt_regression_now(settings.database_url, project)
-    with session_scope(settings.database_url) as session:
+    project_id = prompt_regression_now(settings.database.url, project)
+    with session_scope(settings.database.url) as session:
         runs = write_runs(
             session, end=datetime.now(UTC), window=timedelta(hours=1), baseline_days=7, project_id=project_id
         )
@@ -87,17 +87,17 @@ def test_each_alert_of_the_ha_pair_and_both_peers_is_stored_once_with_one_propos
         )
         for port in ports.prometheus
     ]
-    stored = wait_for(lambda: _stored(settings.database_url, project), timeout=120)
+    stored = wait_for(lambda: _stored(settings.database.url, project), timeout=120)
     assert stored, "the webhook stored nothing"
-    proposal_count = wait_for(lambda: _proposals(settings.database_url, stored[0].id), timeout=120)
+    proposal_count = wait_for(lambda: _proposals(settings.database.url, stored[0].id), timeout=120)
     # Past the second peer's wait (15 s for the peer at position 1) and a few group intervals: every
     # delivery the cluster makes has arrived.
     wait_for(lambda: False, timeout=25)
-    stored = _stored(settings.database_url, project)
+    stored = _stored(settings.database.url, project)
     assert len(stored) == 1, [(a.severity, a.starts_at, a.notification_count) for a in stored]
     (alert,) = stored
     assert alert.status == "firing" and alert.severity == "critical"
-    assert _proposals(settings.database_url, alert.id) == proposal_count == 1
+    assert _proposals(settings.database.url, alert.id) == proposal_count == 1
     print(
         f"HA figure: {ALERT} fired on 2 replicas, held by 2 peers, {alert.notification_count} webhook "
         f"deliveries, stored once, 1 proposal; the replicas' starts differed by "
@@ -115,14 +115,14 @@ def test_with_one_peer_paused_the_other_notifies_and_the_alert_is_still_stored_o
     os.kill(paused, signal.SIGSTOP)
     try:
         _regress(settings, project)
-        stored = wait_for(lambda: _stored(settings.database_url, project), timeout=120)
+        stored = wait_for(lambda: _stored(settings.database.url, project), timeout=120)
         assert stored, "the webhook stored nothing while one peer was paused"
     finally:
         os.kill(paused, signal.SIGCONT)
     wait_for(lambda: False, timeout=25)  # past the resumed peer's wait, should it notify
-    stored = _stored(settings.database_url, project)
+    stored = _stored(settings.database.url, project)
     assert len(stored) == 1, [(a.severity, a.starts_at, a.notification_count) for a in stored]
-    assert wait_for(lambda: _proposals(settings.database_url, stored[0].id), timeout=120) == 1
+    assert wait_for(lambda: _proposals(settings.database.url, stored[0].id), timeout=120) == 1
     print(
         f"HA figure: alertmanager-1 paused: the other peer notified, {stored[0].notification_count} "
         "deliveries in all, stored once, 1 proposal"

@@ -88,7 +88,7 @@ def test_an_api_process_killed_behind_the_balancer_costs_only_its_in_flight_requ
     assert sum(s.stats.dropped_after_retries + s.stats.rejected for s in shippers) == 0
     # At most what was in flight on the dead process: one request per producer.
     assert failed <= SHIPPERS, [s.stats for s in shippers]
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         stored = session.scalar(
             select(func.count()).select_from(Trace).join(Project).where(Project.slug == project)
         )

@@ -83,7 +83,9 @@ def test_an_elasticsearch_node_killed_during_ingest_loses_no_trace_and_search_an
     assert shipper.flush(60)
     assert wait_for(lambda: total() == 100, timeout=120)
     # The node holding the primary of the traces' write index: its loss forces a replica promotion.
-    shards = httpx.get(f"{es}/_cat/shards/{settings.traces_index_alias}", params={"format": "json"}).json()
+    shards = httpx.get(
+        f"{es}/_cat/shards/{settings.search.traces_index_alias}", params={"format": "json"}
+    ).json()
     primary = next(s["node"] for s in shards if s["prirep"] == "p")
     assert sum(s["state"] == "STARTED" for s in shards) == 2, shards  # a primary and its replica
     service = f"elasticsearch-{ES_NODES.index(primary) + 1}"

@@ -14,7 +14,7 @@ from metamon.monitoring.search.indices import index_name, trace_indices
 def test_old_rows_and_indices_go_recent_ones_and_baselines_stay(settings, es):
     now = datetime.now(UTC)
     old = now - timedelta(days=settings.retention_days + 5)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project = Project(slug="retention-1", name="retention-1")
         session.add(project)
         session.flush()
@@ -54,11 +54,11 @@ def test_old_rows_and_indices_go_recent_ones_and_baselines_stay(settings, es):
     stale_index = index_name(settings, now - timedelta(days=400))
     es.indices.create(index=stale_index)
 
-    report = apply_retention(settings, session_factory(settings.database_url), es)
+    report = apply_retention(settings, session_factory(settings.database.url), es)
     assert report.deleted["traces"] >= 2 and report.deleted["evaluation_runs"] >= 1
     assert stale_index in report.indices and stale_index not in trace_indices(es, settings)
     assert index_name(settings, now) in trace_indices(es, settings)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         left = session.scalars(select(Trace.external_id).where(Trace.project_id == project.id)).all()
         assert left == ["r-2"]
         assert (

@@ -42,7 +42,7 @@ def test_each_trace_counts_once_with_tokens_cost_latency_and_sla(client, make_ke
     assert (ok.input_tokens, ok.output_tokens) == (1200, 540)
     assert abs(ok.cost_usd - (0.001 + 0.001 + 0.0025 + 0.005)) < 1e-9
     # Cumulative buckets over [0.1, 0.25, 0.5, 1, 2, 5, 10, 30]; the untimed trace is not in the histogram.
-    assert settings.latency_buckets_seconds == [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
+    assert settings.usage.latency_buckets_seconds == [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
     assert ok.latency_buckets == [0, 0, 1, 1, 1, 2, 2, 2]
     assert (ok.latency_count, ok.latency_sum) == (2, 2.8)
     assert error.latency_buckets == [0] * 8 and error.latency_count == 1
@@ -85,7 +85,7 @@ def test_an_otlp_trace_counts_once_when_its_root_span_arrives(client, make_key, 
 def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
     headers = make_key("usage-workers", scopes=("ingest",))
     port = free_port()
-    env = {**os.environ, "METAMON_DATABASE_URL": settings.database_url, "METAMON_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "METAMON_DATABASE_URL": settings.database.url, "METAMON_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([METAMON, "serve", "--port", str(port), "--workers", "3"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -108,7 +108,7 @@ def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
     finally:
         server.terminate()
         server.wait(10)
-    rows = counters(settings.database_url, "usage-workers")
+    rows = counters(settings.database.url, "usage-workers")
     assert sum(r.requests for r in rows.values()) == 40 * 25 + 25  # distinct ids 0..1024
     assert {app: r.requests for (app, _, _), r in rows.items()} == {"app-0": 342, "app-1": 342, "app-2": 341}
 
@@ -116,8 +116,8 @@ def test_several_api_workers_count_every_trace_exactly_once(make_key, settings):
 def test_a_trace_far_older_than_its_arrival_counts_as_backfill(client, make_key, database_url, settings):
     headers = make_key("usage-backfill")
     now = datetime.now(UTC)
-    late = now - timedelta(seconds=settings.backfill_after_seconds + 60)
-    recent = now - timedelta(seconds=settings.backfill_after_seconds - 60)
+    late = now - timedelta(seconds=settings.usage.backfill_after_seconds + 60)
+    recent = now - timedelta(seconds=settings.usage.backfill_after_seconds - 60)
     batch = [trace(1, timestamp=late.isoformat()), trace(2, timestamp=recent.isoformat()), trace(3)]
     assert client.post("/api/v1/traces", json={"traces": batch}, headers=headers).status_code == 200
     with session_scope(database_url) as session:

@@ -1,22 +1,26 @@
 """`POST /api/v1/control/...`: run an agent now instead of waiting for the scheduler."""
 
-import re
-import uuid
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from metamon.agents.evaluation.agent import evaluate
 from metamon.agents.research.alerts import alert_target
-from metamon.agents.research.metrics import METRICS as RESEARCH_METRICS
 from metamon.agents.validation.agent import NoGoldenCases
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
-from metamon.monitoring.api.routes.metrics import run_json
-from metamon.monitoring.api.routes.proposals import proposal_json
+from metamon.monitoring.api.schemas.control import (
+    EvaluateRequest,
+    EvaluationReport,
+    GeneratedProposal,
+    GenerateProposalRequest,
+    ValidateProposalRequest,
+    ValidationQueued,
+)
+from metamon.monitoring.api.schemas.metrics import EvaluationRunOut
+from metamon.monitoring.api.schemas.proposals import Proposal
 from metamon.monitoring.db.models import EvaluationRun, MonitoringAlert
 from metamon.monitoring.db.session import session_factory
 from metamon.monitoring.workflow.proposals import InvalidTransition
@@ -29,27 +33,19 @@ from metamon.monitoring.workflow.validation import (
 )
 
 router = APIRouter(prefix="/control", tags=["control"])
-METRIC_NAMES = tuple(RESEARCH_METRICS)
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
-TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-class EvaluateRequest(BaseModel):
-    window_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, description="Default: the setting.")
-    max_traces: int = Field(10_000, ge=1, le=1_000_000, description="Traces to score in this request.")
-    pin_baseline: bool = Field(False, description="Make the new app-wide runs their scopes' baseline.")
-
-
-@router.post("/evaluate")
+@router.post("/evaluate", response_model=EvaluationReport)
 async def trigger_evaluation(
     body: EvaluateRequest, session: SessionDep, settings: SettingsDep, principal: Admin
-) -> dict:
+) -> EvaluationReport:
     """Score the project's unscored traces (up to max_traces) and write evaluation runs of the window."""
     window = None if body.window_minutes is None else timedelta(minutes=body.window_minutes)
     report = await run_in_threadpool(
         evaluate,
         settings,
-        session_factory(settings.database_url),
+        session_factory(settings.database.url),
         project_id=principal.project_id,
         trigger="manual",
         window=window,
@@ -60,20 +56,13 @@ async def trigger_evaluation(
         session.execute(update(EvaluationRun).where(EvaluationRun.id.in_(app_wide)).values(is_baseline=True))
         for run in report.runs:
             run.is_baseline = run.model is None
-    return {"scored": report.scored, "runs": [run_json(run) for run in report.runs]}
+    return EvaluationReport(scored=report.scored, runs=[EvaluationRunOut.of(run) for run in report.runs])
 
 
-class GenerateProposalRequest(BaseModel):
-    alert_id: uuid.UUID | None = Field(None, description="Research this alert's metric and app.")
-    metric: Literal[METRIC_NAMES] | None = Field(None, description="Or name the metric yourself.")  # type: ignore[valid-type]
-    app: str | None = Field(None, max_length=200)
-    window_minutes: int | None = Field(None, ge=5, le=30 * 24 * 60)
-
-
-@router.post("/generate-proposal")
+@router.post("/generate-proposal", response_model=GeneratedProposal)
 def generate_proposal(
     body: GenerateProposalRequest, session: SessionDep, settings: SettingsDep, principal: Admin
-) -> dict:
+) -> GeneratedProposal:
     """Run the research agent now, for an alert or a metric (and app) over the window before now."""
     if body.alert_id is not None:
         alert = session.get(MonitoringAlert, body.alert_id)
@@ -99,36 +88,7 @@ def generate_proposal(
         alert_id=body.alert_id,
         actor="api",
     )
-    return {"proposal": proposal_json(proposal, full=True) if proposal else None, "created": created}
-
-
-class ValidateProposalRequest(BaseModel):
-    proposal_id: uuid.UUID
-    target: str | None = Field(
-        None,
-        max_length=100,
-        description="The name of a validation target the operator registered (METAMON_VALIDATION_TARGETS); "
-        "default: the one named like the proposal's app, else `default`. Never a URL or a module.",
-    )
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        None, max_length=50, description="Only golden cases with one of these tags."
-    )
-
-    @field_validator("target")
-    @classmethod
-    def _a_name(cls, target: str | None) -> str | None:
-        if target is not None and not TARGET_NAME.fullmatch(target):
-            raise ValueError(
-                "name a registered validation target (letters, digits, '_', '-', '.'), not a URL or module"
-            )
-        return target
-
-
-class ValidationQueued(BaseModel):
-    proposal_id: uuid.UUID
-    status: Literal["validating"]
-    target: str
-    location: str = Field(description="GET it for the status and, once done, the validation result.")
+    return GeneratedProposal(proposal=Proposal.of(proposal) if proposal else None, created=created)
 
 
 @router.post("/validate-proposal", status_code=status.HTTP_202_ACCEPTED, response_model=ValidationQueued)

@@ -5,44 +5,21 @@ not for strangers."""
 
 import asyncio
 from importlib.metadata import version
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from metamon.monitoring.api.deps import SettingsDep, bearer, get_principal
+from metamon.monitoring.api.schemas.health import DependencyHealth, Health, HealthStatus, IndexBacklog
 from metamon.monitoring.db.session import session_factory
 from metamon.monitoring.outbox import backlog
 from metamon.monitoring.probes import probe_database, probe_elasticsearch, probe_http_ready
 from metamon.monitoring.settings import Settings
 
 router = APIRouter(prefix="/health", tags=["health"])
-Overall = Literal["ok", "degraded", "unavailable"]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-class DependencyHealth(BaseModel):
-    status: Literal["up", "down"]
-    detail: str
-    latency_ms: float
-
-
-class IndexBacklog(BaseModel):
-    traces: int
-    oldest_age_seconds: float
-
-
-class HealthStatus(BaseModel):
-    status: Overall
-
-
-class Health(HealthStatus):
-    version: str
-    dependencies: dict[str, DependencyHealth]
-    # Traces stored but not yet in Elasticsearch; null when the database is down.
-    index_backlog: IndexBacklog | None
 
 
 @router.get("/live", response_model=HealthStatus)
@@ -73,25 +50,27 @@ async def health(
 
 
 async def _report(settings: Settings, response: Response) -> Health:
-    t = settings.health_timeout
+    t = settings.api.health_timeout
     results = await asyncio.gather(
-        asyncio.to_thread(probe_database, settings.database_url, t),
-        asyncio.to_thread(probe_elasticsearch, settings.elasticsearch_url, t),
-        asyncio.to_thread(probe_http_ready, "prometheus", settings.prometheus_url, "/-/ready", t),
-        asyncio.to_thread(probe_http_ready, "alertmanager", settings.alertmanager_url, "/-/ready", t),
+        asyncio.to_thread(probe_database, settings.database.url, t),
+        asyncio.to_thread(probe_elasticsearch, settings.search.url, t),
+        asyncio.to_thread(probe_http_ready, "prometheus", settings.alerting.prometheus_url, "/-/ready", t),
+        asyncio.to_thread(
+            probe_http_ready, "alertmanager", settings.alerting.alertmanager_url, "/-/ready", t
+        ),
     )
     deps = {r.name: DependencyHealth(**r.as_dict()) for r in results}
     pending = None
     if deps["database"].status == "up":
         try:
-            pending = await asyncio.to_thread(_backlog, settings.database_url)
+            pending = await asyncio.to_thread(_backlog, settings.database.url)
         except ProgrammingError:  # reachable, but the tables are not there
             deps["database"].status = "down"
             deps["database"].detail += "; schema missing: run `metamon db upgrade`"
     if deps["database"].status != "up":
         overall = "unavailable"
         response.status_code = 503
-        response.headers["Retry-After"] = str(settings.database_retry_after_seconds)
+        response.headers["Retry-After"] = str(settings.database.retry_after_seconds)
     else:
         overall = "ok" if all(d.status == "up" for d in deps.values()) else "degraded"
     return Health(status=overall, version=version("metamon"), dependencies=deps, index_backlog=pending)

@@ -10,6 +10,13 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from metamon.agents.evaluation.runs import METRICS, of_length
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.api.schemas.metrics import (
+    EvaluationRunOut,
+    LatestRuns,
+    TrendPoint,
+    Trends,
+    TrendSeries,
+)
 from metamon.monitoring.db.models import EvaluationRun
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -20,24 +27,6 @@ DURATION = re.compile(r"^(\d{1,6})([mhd])$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 MAX_TIMEFRAME = timedelta(days=366)
 MAX_POINTS = 2000
-
-
-def run_json(run: EvaluationRun) -> dict:
-    return {
-        "id": str(run.id),
-        "app": run.app,
-        "model": run.model,
-        "domain": run.domain,
-        "window_start": run.window_start,
-        "window_end": run.window_end,
-        "trace_count": run.trace_count,
-        "metrics": {m: getattr(run, m) for m in METRICS},
-        "delta_previous": run.delta_previous,
-        "delta_baseline": run.delta_baseline,
-        "is_baseline": run.is_baseline,
-        "trigger": run.trigger,
-        "created_at": run.created_at,
-    }
 
 
 def parse_duration(value: str, name: str) -> timedelta:
@@ -57,11 +46,11 @@ WindowQuery = Annotated[
 
 def window_length(window: str | None, settings) -> timedelta:
     if window is None:
-        return timedelta(seconds=settings.evaluation_window_seconds)
+        return timedelta(seconds=settings.evaluation.window_seconds)
     return parse_duration(window, "window")
 
 
-@router.get("/latest")
+@router.get("/latest", response_model=LatestRuns)
 def latest(
     session: SessionDep,
     settings: SettingsDep,
@@ -69,7 +58,7 @@ def latest(
     app: Annotated[str | None, Query(max_length=200)] = None,
     breakdown: Annotated[bool, Query(description="Also the per model/domain windows.")] = False,
     window: WindowQuery = None,
-) -> dict:
+) -> LatestRuns:
     """The latest evaluation run of each scope: app-wide, and per model and domain with `breakdown`."""
     query = select(EvaluationRun).where(
         EvaluationRun.project_id == principal.project_id, of_length(window_length(window, settings))
@@ -82,7 +71,7 @@ def latest(
     query = query.ext(distinct_on(*scope)).order_by(
         *scope, EvaluationRun.window_end.desc(), EvaluationRun.created_at.desc()
     )
-    return {"items": [run_json(run) for run in session.scalars(query)]}
+    return LatestRuns(items=[EvaluationRunOut.of(run) for run in session.scalars(query)])
 
 
 # Like a Prometheus range query, each point is the latest value in its bucket: here the newest app-wide
@@ -100,7 +89,7 @@ ORDER BY app, time, window_end DESC, created_at DESC
 """
 
 
-@router.get("/trends")
+@router.get("/trends", response_model=Trends)
 def trends(
     session: SessionDep,
     settings: SettingsDep,
@@ -110,7 +99,7 @@ def trends(
     bucket: Annotated[str, Query(description="Point spacing: 5m, 1h, 1d…")] = "1h",
     app: Annotated[str | None, Query(max_length=200)] = None,
     window: WindowQuery = None,
-) -> dict:
+) -> Trends:
     """A metric of the app-wide runs over time, one series per app: per bucket, the value of the newest
     run ending in it, with that run's trace count and window end."""
     span, step = parse_duration(timeframe, "timeframe"), parse_duration(bucket, "bucket")
@@ -132,14 +121,14 @@ def trends(
             "window": window_length(window, settings).total_seconds(),
         },
     ).all()
-    series: dict[str, list[dict]] = {}
+    series: dict[str | None, list[TrendPoint]] = {}
     for row in rows:
         series.setdefault(row.app, []).append(
-            {"time": row.time, "value": row.value, "traces": row.traces, "window_end": row.window_end}
+            TrendPoint(time=row.time, value=row.value, traces=row.traces, window_end=row.window_end)
         )
-    return {
-        "metric": metric,
-        "timeframe": timeframe,
-        "bucket": bucket,
-        "series": [{"app": name, "points": points} for name, points in series.items()],
-    }
+    return Trends(
+        metric=metric,
+        timeframe=timeframe,
+        bucket=bucket,
+        series=[TrendSeries(app=name, points=points) for name, points in series.items()],
+    )

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from metamon.monitoring.api.body import read_body
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.api.schemas.otlp import ExportLogsResponse, ExportTracesResponse
 from metamon.monitoring.ingest.otlp.decoding import JSON, PROTOBUF, OtlpError, decode
 from metamon.monitoring.ingest.otlp.mapping import contents_of, spans_of
 from metamon.monitoring.ingest.otlp.writing import ingest_content, ingest_spans
@@ -111,9 +112,9 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 
 async def _export(request: Request, settings, message_type, extract):
     """Read, decompress, decode and map a body: (media type, usable items, rejection reasons)."""
-    media_type, body = await read_body(request, (PROTOBUF, JSON), settings.ingest_max_body_bytes)
+    media_type, body = await read_body(request, (PROTOBUF, JSON), settings.ingest.max_body_bytes)
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        body = _gunzip(body, settings.ingest_max_body_bytes)
+        body = _gunzip(body, settings.ingest.max_body_bytes)
     try:  # on the thread pool: mapping is Python work the event loop must not wait for
         items, rejected = await run_in_threadpool(lambda: extract(decode(media_type, body, message_type)))
     except OtlpError as exc:
@@ -147,8 +148,7 @@ def _reply(media_type: str, reply) -> Response:
     return Response(json_format.MessageToJson(reply, indent=None), media_type=JSON)
 
 
-_RESPONSES = {
-    200: {"content": {PROTOBUF: {}, JSON: {}}, "description": "Export response, with partial_success"},
+_FAILURES = {
     400: {"description": "Not a valid OTLP export (a google.rpc.Status body)"},
     413: {"description": "Too large"},
     415: {"description": "Neither protobuf nor JSON"},
@@ -158,7 +158,13 @@ _RESPONSES = {
 IngestKey = Annotated[Principal, Depends(require_scope("ingest"))]
 
 
-@router.post("/v1/traces", responses=_RESPONSES)
+def _responses(model) -> dict:
+    """The export response (its JSON shape as the model, the same message in protobuf) and the failures."""
+    ok = {"model": model, "content": {PROTOBUF: {}}, "description": "Export response, with partial_success"}
+    return {200: ok, **_FAILURES}
+
+
+@router.post("/v1/traces", response_class=Response, responses=_responses(ExportTracesResponse))
 async def export_traces(
     request: Request, session: SessionDep, settings: SettingsDep, principal: IngestKey
 ) -> Response:
@@ -177,7 +183,7 @@ async def export_traces(
     return _reply(media_type, reply)
 
 
-@router.post("/v1/logs", responses=_RESPONSES)
+@router.post("/v1/logs", response_class=Response, responses=_responses(ExportLogsResponse))
 async def export_logs(
     request: Request, session: SessionDep, settings: SettingsDep, principal: IngestKey
 ) -> Response:

@@ -5,11 +5,21 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from metamon.agents.research.confidence import level
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.api.schemas.proposals import (
+    Decision,
+    Impact,
+    Proposal,
+    ProposalDetail,
+    ProposalPage,
+    ProposalStats,
+    ProposalSummary,
+    Rollback,
+    RolloutStep,
+    Validation,
+)
 from metamon.monitoring.db.models import ImprovementImpact, ImprovementProposal, ValidationResult
 from metamon.monitoring.db.models.proposals import PROPOSAL_STATUSES
 from metamon.monitoring.workflow.proposals import DecisionRefused, InvalidTransition, decide
@@ -20,75 +30,7 @@ Reader = Annotated[Principal, Depends(require_scope("read"))]
 Reviewer = Annotated[Principal, Depends(require_scope("review"))]
 
 
-def validation_json(result: ValidationResult) -> dict:
-    return {
-        "id": str(result.id),
-        "status": result.status,
-        "passed": result.passed,
-        "case_count": result.case_count,
-        "baseline": result.baseline_metrics,
-        "candidate": result.candidate_metrics,
-        "mcnemar_p_value": result.mcnemar_p_value,
-        "score_delta": {
-            "mean": result.score_delta_mean,
-            "ci95": [result.score_delta_ci_low, result.score_delta_ci_high],
-        },
-        "regressions": result.regressions,
-        "started_at": result.started_at,
-        "finished_at": result.finished_at,
-    }
-
-
-def impact_json(impact: ImprovementImpact) -> dict:
-    return {
-        "metric": impact.metric,
-        "rollout_percent": impact.rollout_percent,
-        "before": impact.before_value,
-        "after": impact.after_value,
-        "p_value": impact.p_value,
-        "significant": impact.significant,
-        "roi_usd": impact.roi_usd,
-        "details": impact.details,
-        "measured_at": impact.measured_at,
-    }
-
-
-def proposal_json(proposal: ImprovementProposal, full: bool = False) -> dict:
-    body = {
-        "id": str(proposal.id),
-        "alert_id": str(proposal.alert_id) if proposal.alert_id else None,
-        "status": proposal.status,
-        "proposal_type": proposal.proposal_type,
-        "title": proposal.title,
-        "app": proposal.app,
-        "root_cause_key": proposal.root_cause_key,
-        "root_cause": proposal.root_cause,
-        "recommended_change": proposal.recommended_change,
-        "expected_improvement": proposal.expected_improvement,
-        "effort": proposal.effort,
-        "risk": proposal.risk,
-        "confidence": proposal.confidence,
-        "confidence_level": level(proposal.confidence),
-        "provisional": bool(proposal.evidence.get("provisional")),
-        "revision": proposal.revision,
-        "rollout_percent": proposal.rollout_percent,
-        "reviewer": proposal.reviewer,
-        "review_comment": proposal.review_comment,
-        "decided_at": proposal.decided_at,
-        "created_at": proposal.created_at,
-        "updated_at": proposal.updated_at,
-    }
-    if full:
-        body |= {
-            "scope": proposal.scope,
-            "evidence": proposal.evidence,
-            "narrative": proposal.narrative,
-            "alternatives": proposal.alternatives,
-        }
-    return body
-
-
-def own_proposal(
+def _own_proposal(
     session, principal: Principal, proposal_id: uuid.UUID, lock: bool = False
 ) -> ImprovementProposal:
     proposal = session.get(ImprovementProposal, proposal_id, with_for_update=lock)
@@ -97,7 +39,7 @@ def own_proposal(
     return proposal
 
 
-@router.get("")
+@router.get("", response_model=ProposalPage)
 def list_proposals(
     session: SessionDep,
     principal: Reader,
@@ -105,8 +47,8 @@ def list_proposals(
     proposal_type: Annotated[list[str], Query(alias="type", max_length=20)] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> dict:
-    """Newest first; `{"total", "items"}`."""
+) -> ProposalPage:
+    """Newest first."""
     where = [ImprovementProposal.project_id == principal.project_id]
     if status_:
         where.append(ImprovementProposal.status.in_(status_))
@@ -120,11 +62,11 @@ def list_proposals(
         .limit(limit)
         .offset(offset)
     )
-    return {"total": total, "items": [proposal_json(p) for p in rows]}
+    return ProposalPage(total=total, items=[ProposalSummary.of(p) for p in rows])
 
 
-@router.get("/stats")
-def proposal_stats(session: SessionDep, principal: Reader) -> dict:
+@router.get("/stats", response_model=ProposalStats)
+def proposal_stats(session: SessionDep, principal: Reader) -> ProposalStats:
     rows = session.execute(
         select(ImprovementProposal.status, ImprovementProposal.proposal_type, func.count())
         .where(ImprovementProposal.project_id == principal.project_id)
@@ -138,19 +80,19 @@ def proposal_stats(session: SessionDep, principal: Reader) -> dict:
     decided = (
         by_status["approved"] + by_status["rolling_out"] + by_status["implemented"] + by_status["rolled_back"]
     )
-    return {
-        "total": sum(by_status.values()),
-        "by_status": by_status,
-        "by_type": by_type,
-        "approval_rate": decided / (decided + by_status["rejected"])
+    return ProposalStats(
+        total=sum(by_status.values()),
+        by_status=by_status,
+        by_type=by_type,
+        approval_rate=decided / (decided + by_status["rejected"])
         if decided + by_status["rejected"]
         else None,
-    }
+    )
 
 
-@router.get("/{proposal_id}")
-def get_proposal(proposal_id: uuid.UUID, session: SessionDep, principal: Reader) -> dict:
-    proposal = own_proposal(session, principal, proposal_id)
+@router.get("/{proposal_id}", response_model=ProposalDetail)
+def get_proposal(proposal_id: uuid.UUID, session: SessionDep, principal: Reader) -> ProposalDetail:
+    proposal = _own_proposal(session, principal, proposal_id)
     validation = session.scalar(
         select(ValidationResult)
         .where(ValidationResult.proposal_id == proposal.id)
@@ -161,60 +103,50 @@ def get_proposal(proposal_id: uuid.UUID, session: SessionDep, principal: Reader)
         .where(ImprovementImpact.proposal_id == proposal.id)
         .order_by(ImprovementImpact.measured_at)
     )
-    return proposal_json(proposal, full=True) | {
-        "validation": validation_json(validation) if validation else None,
-        "impact": [impact_json(i) for i in impacts],
-    }
+    return ProposalDetail.of(
+        proposal,
+        validation=Validation.of(validation) if validation else None,
+        impact=[Impact.of(i) for i in impacts],
+    )
 
 
-class Decision(BaseModel):
-    reviewer: str | None = Field(None, min_length=1, max_length=200)
-    comment: str | None = Field(None, min_length=1, max_length=5000)
-
-
-def _decide(session, settings, principal: Principal, proposal_id: uuid.UUID, to: str, body: Decision) -> dict:
-    proposal = own_proposal(session, principal, proposal_id, lock=True)
+def _decide(
+    session, settings, principal: Principal, proposal_id: uuid.UUID, to: str, body: Decision
+) -> Proposal:
+    proposal = _own_proposal(session, principal, proposal_id, lock=True)
     try:
         decide(session, settings, proposal, to, reviewer=body.reviewer, comment=body.comment)
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except DecisionRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return proposal_json(proposal, full=True)
+    return Proposal.of(proposal)
 
 
-@router.post("/{proposal_id}/approve")
+@router.post("/{proposal_id}/approve", response_model=Proposal)
 def approve_proposal(
     proposal_id: uuid.UUID, body: Decision, session: SessionDep, settings: SettingsDep, principal: Reviewer
-) -> dict:
+) -> Proposal:
     """Approve a validated proposal (a high-impact one needs a reviewer and a comment); 409 otherwise."""
     return _decide(session, settings, principal, proposal_id, "approved", body)
 
 
-@router.post("/{proposal_id}/reject")
+@router.post("/{proposal_id}/reject", response_model=Proposal)
 def reject_proposal(
     proposal_id: uuid.UUID, body: Decision, session: SessionDep, settings: SettingsDep, principal: Reviewer
-) -> dict:
+) -> Proposal:
     return _decide(session, settings, principal, proposal_id, "rejected", body)
 
 
-class RolloutStep(BaseModel):
-    by: str = Field(min_length=1, max_length=200, description="Who does it (for the audit log).")
-
-
-class Rollback(RolloutStep):
-    reason: str = Field(min_length=1, max_length=5000)
-
-
-@router.post("/{proposal_id}/rollout")
+@router.post("/{proposal_id}/rollout", response_model=Proposal)
 def rollout_proposal(
     proposal_id: uuid.UUID, body: RolloutStep, session: SessionDep, settings: SettingsDep, principal: Reviewer
-) -> dict:
+) -> Proposal:
     """Start rolling out an approved proposal (its candidate config serves the first stage's share of the
     app's traffic), or move a rolling-out one to the next stage by hand; after the last stage the candidate
     becomes the app's active config and the proposal is implemented. 409 in any other state. The monitor
     agent also advances a rollout each run once it has enough samples, or rolls it back on a degradation."""
-    proposal = own_proposal(session, principal, proposal_id, lock=True)
+    proposal = _own_proposal(session, principal, proposal_id, lock=True)
     try:
         if proposal.status == "rolling_out":
             advance(session, settings, proposal, body.by)
@@ -222,17 +154,17 @@ def rollout_proposal(
             start_rollout(session, settings, proposal, body.by)
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return proposal_json(proposal, full=True)
+    return Proposal.of(proposal)
 
 
-@router.post("/{proposal_id}/rollback")
+@router.post("/{proposal_id}/rollback", response_model=Proposal)
 def rollback_proposal(
     proposal_id: uuid.UUID, body: Rollback, session: SessionDep, settings: SettingsDep, principal: Reviewer
-) -> dict:
+) -> Proposal:
     """Take a rolling-out proposal's candidate config off all traffic; 409 in any other state."""
-    proposal = own_proposal(session, principal, proposal_id, lock=True)
+    proposal = _own_proposal(session, principal, proposal_id, lock=True)
     try:
         rollback(session, settings, proposal, body.by, body.reason)
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return proposal_json(proposal, full=True)
+    return Proposal.of(proposal)

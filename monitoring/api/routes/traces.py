@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from metamon.monitoring.api.body import read_body
+from metamon.monitoring.api.body import documented_json_body, read_body
 from metamon.monitoring.api.deps import Principal, SessionDep, SettingsDep, require_scope
+from metamon.monitoring.api.schemas.traces import TraceDocument
 from metamon.monitoring.db.models import Trace
 from metamon.monitoring.ingest.schemas import IngestedTrace, IngestResult, TraceBatch
 from metamon.monitoring.ingest.writer import ingest_batch
@@ -32,16 +33,7 @@ def item_errors(exc: ValidationError) -> list[dict]:
 @router.post(
     "",
     response_model=IngestResult,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": TraceBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-                }
-            },
-        }
-    },
+    openapi_extra=documented_json_body(TraceBatch),
     responses={
         413: {"description": "Body or batch too large"},
         415: {"description": "Not JSON"},
@@ -55,15 +47,15 @@ async def ingest_traces(
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> IngestResult:
     """Ingest up to `METAMON_INGEST_MAX_BATCH` traces. Re-sending a trace `id` updates it."""
-    _, body = await read_body(request, ("application/json",), settings.ingest_max_body_bytes)
+    _, body = await read_body(request, ("application/json",), settings.ingest.max_body_bytes)
     try:
         batch = TraceBatch.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, item_errors(exc)) from None
-    if len(batch.traces) > settings.ingest_max_batch:
+    if len(batch.traces) > settings.ingest.max_batch:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            f"batch of {len(batch.traces)} traces exceeds the limit of {settings.ingest_max_batch}",
+            f"batch of {len(batch.traces)} traces exceeds the limit of {settings.ingest.max_batch}",
         )
     stored = await run_in_threadpool(ingest_batch, session, settings, principal.project_id, batch.traces)
     return IngestResult(
@@ -71,8 +63,10 @@ async def ingest_traces(
     )
 
 
-@router.get("/{trace_id}")
-def get_trace(trace_id: uuid.UUID, session: SessionDep, settings: SettingsDep, principal: Reader) -> dict:
+@router.get("/{trace_id}", response_model=TraceDocument)
+def get_trace(
+    trace_id: uuid.UUID, session: SessionDep, settings: SettingsDep, principal: Reader
+) -> TraceDocument:
     """One trace of the key's project in full, from PostgreSQL: the document the search index holds
     (spans, evaluator scores and verdicts, expert labels)."""
     trace = session.get(Trace, trace_id)
@@ -80,4 +74,4 @@ def get_trace(trace_id: uuid.UUID, session: SessionDep, settings: SettingsDep, p
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such trace")
     document = load_documents(session, settings, [trace_id])[0]["_source"]
     document.pop("indexed_at")
-    return document
+    return TraceDocument.model_validate(document)

@@ -29,7 +29,7 @@ class UsageCounter(Base):
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
-    # Latency histogram: cumulative counts per bucket bound of settings.latency_buckets_seconds.
+    # Latency histogram: cumulative counts per bucket bound of settings.usage.latency_buckets_seconds.
     latency_buckets: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     latency_count: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_sum: Mapped[float] = mapped_column(Float, default=0.0)

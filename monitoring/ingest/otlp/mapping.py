@@ -498,7 +498,8 @@ def trace_fields(spans: list[OtelSpan]) -> dict:
     """The fields of a trace (TraceIn's) derived from all its spans."""
     ordered = sorted(spans, key=lambda s: s.start_time) if len(spans) > 1 else spans
     ids = {s.span_id for s in ordered}
-    root = next(s for s in ordered if not s.parent_span_id or s.parent_span_id not in ids)
+    # Every span's parent among them (a span its own parent, a cycle): the earliest stands as the root.
+    root = next((s for s in ordered if not s.parent_span_id or s.parent_span_id not in ids), ordered[0])
     llm_spans = [s for s in ordered if s.kind == "llm"]
     errors = [s for s in ordered if s.status == "error" or "error.type" in s.attributes]
     every, llm = _merged(ordered), _merged(llm_spans) if llm_spans else {}

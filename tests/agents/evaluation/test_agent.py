@@ -51,7 +51,7 @@ def ingest(client, headers, traces: list[dict]) -> None:
 
 @pytest.fixture
 def sessions(settings):
-    return session_factory(settings.database_url)
+    return session_factory(settings.database.url)
 
 
 def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessions):
@@ -67,11 +67,11 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
             trace(5, status="error", error_type="Timeout", model="gpt-4o-mini", domain="shipping"),
         ],
     )
-    pid = project_id(settings.database_url, "eval-1")
+    pid = project_id(settings.database.url, "eval-1")
     report = evaluate(settings, sessions, project_id=pid, now=NOW, trigger="manual")
     assert report.scored == 5
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         assert (
             session.scalar(select(func.count()).where(Trace.project_id == pid, Trace.evaluated_at.is_(None)))
             == 0
@@ -116,7 +116,7 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
     again = evaluate(settings, sessions, project_id=pid, now=NOW)
     assert again.scored == 0
     assert {r.id for r in again.runs} == {r.id for r in report.runs}
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         assert session.scalar(select(func.count()).where(EvaluationRun.project_id == pid)) == 4
     # A re-sent trace is scored again.
     ingest(client, headers, [trace(2)])  # fixed answer
@@ -129,7 +129,7 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
     # Re-sent without its reference or output, the trace keeps no stale fact accuracy score.
     ingest(client, headers, [trace(3, output="", reference=None)])
     assert evaluate(settings, sessions, project_id=pid, now=NOW + timedelta(minutes=2)).scored == 1
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         names = session.scalars(
             select(TraceEvaluation.evaluator)
             .join(Trace, Trace.id == TraceEvaluation.trace_id)
@@ -140,7 +140,7 @@ def test_scores_once_and_writes_runs_per_scope(client, make_key, settings, sessi
 
 def test_baseline_is_the_pinned_run_else_the_trailing_days(client, make_key, settings, sessions):
     headers = make_key("eval-base")
-    pid = project_id(settings.database_url, "eval-base")
+    pid = project_id(settings.database.url, "eval-base")
     # Three days ago all answers were right; in the window half are wrong.
     ingest(client, headers, [trace(i, timestamp="2026-11-17T10:00:00Z") for i in range(4)])
     ingest(
@@ -152,7 +152,7 @@ def test_baseline_is_the_pinned_run_else_the_trailing_days(client, make_key, set
     assert run.fact_accuracy == pytest.approx(0.5)
     assert run.delta_baseline["fact_accuracy"] == pytest.approx(-0.5)
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         session.execute(update(EvaluationRun).where(EvaluationRun.id == run.id).values(is_baseline=True))
     later = next(r for r in evaluate(settings, sessions, project_id=pid, now=NOW).runs if r.model is None)
     assert later.delta_baseline["fact_accuracy"] == pytest.approx(0.0)  # against the pinned run
@@ -160,10 +160,10 @@ def test_baseline_is_the_pinned_run_else_the_trailing_days(client, make_key, set
 
 def test_expert_agreement_compares_labels_with_the_evaluators_verdict(client, make_key, settings, sessions):
     headers = make_key("eval-labels")
-    pid = project_id(settings.database_url, "eval-labels")
+    pid = project_id(settings.database.url, "eval-labels")
     ingest(client, headers, [trace(1), trace(2, output="Refunds take 10 days."), trace(3)])
     evaluate(settings, sessions, project_id=pid, now=NOW)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         ids = dict(session.execute(select(Trace.external_id, Trace.id).where(Trace.project_id == pid)).all())
         for external_id, label in (("e-1", "pass"), ("e-2", "fail"), ("e-3", "fail")):  # e-3 disagrees
             session.add(ReviewLabel(project_id=pid, trace_id=ids[external_id], reviewer="ann", label=label))
@@ -173,7 +173,7 @@ def test_expert_agreement_compares_labels_with_the_evaluators_verdict(client, ma
 
 def test_two_workers_share_the_backlog_without_scoring_anything_twice(client, make_key, settings, sessions):
     headers = make_key("eval-parallel")
-    pid = project_id(settings.database_url, "eval-parallel")
+    pid = project_id(settings.database.url, "eval-parallel")
     for start in range(0, 600, 200):
         ingest(client, headers, [trace(i) for i in range(start, start + 200)])
     evaluators = build_evaluators(settings)
@@ -188,7 +188,7 @@ def test_two_workers_share_the_backlog_without_scoring_anything_twice(client, ma
     for t in threads:
         t.join()
     assert sum(totals) == 600 and all(totals)  # both took a share
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         counter = session.get(EvaluationCounter, (pid, "support-bot", "fact_accuracy"))
         assert counter.evaluations == 600
         per_trace = select(func.count()).where(
@@ -199,7 +199,7 @@ def test_two_workers_share_the_backlog_without_scoring_anything_twice(client, ma
 
 def test_an_hourly_and_a_daily_run_are_separate_series(client, make_key, settings, sessions):
     headers = make_key("eval-lengths")
-    pid = project_id(settings.database_url, "eval-lengths")
+    pid = project_id(settings.database.url, "eval-lengths")
     ingest(client, headers, [trace(1), trace(2, output="Refunds take 10 days.")])
 
     def app_run(now, window=None):

@@ -36,7 +36,7 @@ def scores_of(database_url, pid) -> dict[str, dict[str, TraceEvaluation]]:
 
 def test_a_poisoned_trace_costs_one_evaluator_score_and_the_batch_goes_on(client, make_key, settings, drain):
     headers = make_key("poison-1")
-    pid = project_id(settings.database_url, "poison-1")
+    pid = project_id(settings.database.url, "poison-1")
     schema = {"type": "object"}
     ingest(
         client,
@@ -47,10 +47,10 @@ def test_a_poisoned_trace_costs_one_evaluator_score_and_the_batch_goes_on(client
             trace(3, output='{"answer": "30 days"}', output_schema=schema),
         ],
     )
-    report = evaluate(settings, session_factory(settings.database_url), project_id=pid, now=NOW)
+    report = evaluate(settings, session_factory(settings.database.url), project_id=pid, now=NOW)
     assert report.scored == 3
 
-    scores = scores_of(settings.database_url, pid)
+    scores = scores_of(settings.database.url, pid)
     poisoned = scores["e-2"]["guardrails"]
     assert (poisoned.score, poisoned.passed) == (None, None)
     assert poisoned.error.startswith("RecursionError: ")
@@ -60,12 +60,12 @@ def test_a_poisoned_trace_costs_one_evaluator_score_and_the_batch_goes_on(client
     assert scores["e-2"]["sla"].error is None and scores["e-2"]["sla"].passed is True
     assert scores["e-3"]["guardrails"].passed is True and scores["e-1"]["guardrails"].passed is True
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         counter = session.get(EvaluationCounter, (pid, "support-bot", "guardrails"))
         assert (counter.evaluations, counter.failures, counter.errors) == (2, 0, 1)
     # The exporter counts it.
     families = {
-        f.name: f for f in FailuresCollector(session_factory(settings.database_url), settings).collect()
+        f.name: f for f in FailuresCollector(session_factory(settings.database.url), settings).collect()
     }
     errors = {
         tuple(s.labels[k] for k in ("project", "app", "evaluator")): s.value
@@ -103,12 +103,12 @@ class Exploding(Evaluator):
 
 def test_any_exception_is_recorded_with_its_type(client, make_key, settings):
     headers = make_key("poison-2")
-    pid = project_id(settings.database_url, "poison-2")
+    pid = project_id(settings.database.url, "poison-2")
     ingest(client, headers, [trace(1, output="boom"), trace(2)])
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     with sessions() as session, session.begin():
         assert score_batch(session, [Exploding()], 10, pid) == 2
-    scores = scores_of(settings.database_url, pid)
+    scores = scores_of(settings.database.url, pid)
     assert scores["e-1"]["exploding"].error == "KeyError: 'boom'"
     assert scores["e-2"]["exploding"].score == 1.0
 
@@ -125,17 +125,17 @@ def private_client(settings, private_database_url):
 
 def test_one_projects_backlog_never_starves_another(private_client):
     client, settings = private_client
-    keys = _key_maker(settings.database_url)
+    keys = _key_maker(settings.database.url)
     flood, small = keys("fair-flood"), keys("fair-small")
     for start in range(0, 300, 100):  # older than the small project's traces: oldest-first would pick it
         ingest(client, flood, [trace(i, timestamp="2026-11-20T09:00:00Z") for i in range(start, start + 100)])
     ingest(client, small, [trace(i) for i in range(5)])
-    flood_id = project_id(settings.database_url, "fair-flood")
+    flood_id = project_id(settings.database.url, "fair-flood")
 
-    sessions = session_factory(settings.database_url)
+    sessions = session_factory(settings.database.url)
     with sessions() as session, session.begin():
         assert score_batch(session, build_evaluators(settings), 20) == 15  # 10 each at most
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         unscored = dict(
             session.execute(
                 select(Trace.project_id, func.count())

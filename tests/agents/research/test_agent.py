@@ -64,7 +64,7 @@ def test_a_new_prompt_version_that_fails_is_rolled_back(db, settings):
     )
 
     ids = draft.evidence["trace_ids"]
-    assert len(ids) == settings.research_evidence_traces == 20
+    assert len(ids) == settings.research.evidence_traces == 20
     rows = db.execute(
         text(
             "SELECT t.app, t.prompt_version, t.timestamp, e.passed FROM traces t JOIN trace_evaluations e "

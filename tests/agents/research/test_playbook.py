@@ -12,7 +12,8 @@ from metamon.agents.research.playbook import (
     recommend,
     root_cause_key,
 )
-from metamon.agents.research.segments import Counts, Segment, SegmentAnalysis
+from metamon.agents.research.segments import Segment, SegmentAnalysis
+from metamon.monitoring.statistics.failures import Counts
 
 NO_EVIDENCE = Evidence(trace_ids=[], reasons=[])
 

@@ -6,7 +6,8 @@ from sqlalchemy import text
 from metamon.agents.research.metrics import get_metric
 from metamon.agents.research.onset import config_changes, find_onset
 from metamon.agents.research.ranking import rank
-from metamon.agents.research.segments import Counts, analyse
+from metamon.agents.research.segments import analyse
+from metamon.monitoring.statistics.failures import Counts
 from tests.agents.research import scenarios
 from tests.agents.research.data import add_traces, make_project
 from tests.agents.research.scenarios import BASELINE, WINDOW

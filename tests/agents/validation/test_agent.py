@@ -125,7 +125,7 @@ def test_http_target_with_timeouts_counts_them_as_failed_cases(db, settings, pro
     # The stalled cases the baseline passed are the only regressions, with the timeout as the reason.
     assert {r["case_key"] for r in row.regressions} <= set(stalled)
     assert row.regressions and all(r["reasons"] == {"call": "timeout after 0.5s"} for r in row.regressions)
-    assert row.passed is (len(row.regressions) <= settings.validation_max_regressions)
+    assert row.passed is (len(row.regressions) <= settings.validation.max_regressions)
     assert row.candidate_metrics["comparison"]["target"] == f"{base}/answer"
 
 

@@ -1,73 +1,11 @@
-"""Known answers for the paired statistics, the regression list, per-tag rates and the verdict."""
-
-import math
-import random
-import statistics
-from fractions import Fraction
+"""Known answers for a replay's comparison: the regression list, per-tag rates and the verdict."""
 
 import pytest
 
 from metamon.agents.validation.decision import decide
 from metamon.agents.validation.golden import Case
 from metamon.agents.validation.replay import Outcome, PairedCase
-from metamon.agents.validation.stats import bootstrap_mean_ci, compare, mcnemar_exact, percentile
-
-
-@pytest.mark.parametrize(
-    ("b", "c", "expected"),
-    [
-        (1, 9, 0.021484375),  # 2 * (1 + 10) / 1024, the textbook example
-        (9, 1, 0.021484375),
-        (0, 6, 0.03125),  # 2 / 64
-        (2, 12, 0.012939453125),  # 2 * (1 + 14 + 91) / 16384
-        (0, 0, 1.0),
-        (4, 4, 1.0),
-        (37, 37, 1.0),
-        (3, 4, 1.0),  # the doubled tail exceeds 1: capped
-    ],
-)
-def test_mcnemar_exact_known_values(b, c, expected):
-    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
-
-
-def test_mcnemar_matches_the_binomial_point_probability_definition():
-    # Independent definition: sum P(K = k) over every k no more likely than the observed split.
-    for b, c in [(5, 17), (12, 30), (40, 61), (0, 25)]:
-        n = b + c
-        pmf = [Fraction(math.comb(n, k), 2**n) for k in range(n + 1)]
-        p = float(sum(q for q in pmf if q <= pmf[b]))
-        assert mcnemar_exact(b, c) == pytest.approx(min(1.0, p), rel=1e-12)
-
-
-def test_mcnemar_p_falls_as_the_split_grows_more_lopsided():
-    ps = [mcnemar_exact(5, c) for c in range(5, 40)]
-    assert ps == sorted(ps, reverse=True)
-    assert mcnemar_exact(0, 72) < 1e-20
-
-
-def test_percentile_interpolates_linearly():
-    assert percentile([1, 2, 3, 4], 0.5) == 2.5
-    assert percentile([1, 2, 3, 4], 0.0) == 1
-    assert percentile([1, 2, 3, 4], 1.0) == 4
-    assert percentile([10.0], 0.975) == 10.0
-
-
-def test_bootstrap_interval_contains_the_mean_and_matches_normal_theory():
-    rng = random.Random(7)
-    sample = [rng.gauss(0.1, 0.2) for _ in range(400)]
-    low, high = bootstrap_mean_ci(sample, resamples=2000, seed=1)
-    mean, se = statistics.fmean(sample), statistics.stdev(sample) / math.sqrt(len(sample))
-    assert low < mean < high
-    assert low < 0.1 < high  # the true mean
-    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.15)
-
-
-def test_bootstrap_is_seeded_and_degenerate_on_a_constant_sample():
-    values = [0.0] * 30 + [1.0] * 10
-    assert bootstrap_mean_ci(values, seed=3) == bootstrap_mean_ci(values, seed=3)
-    assert bootstrap_mean_ci([0.25] * 50) == (pytest.approx(0.25), pytest.approx(0.25))
-    with pytest.raises(ValueError):
-        bootstrap_mean_ci([])
+from metamon.agents.validation.stats import compare
 
 
 def _pair(key, tags, base, cand) -> PairedCase:

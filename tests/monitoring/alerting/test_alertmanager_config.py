@@ -416,13 +416,13 @@ def test_the_stack_alertmanager_runs_the_rendering_of_the_stack_settings(base_se
     pid = Supervisor(base_settings).states()["alertmanager"]["pid"]
     assert f"--config.file={config}" in Path(f"/proc/{pid}/cmdline").read_text().split("\0")
     expected = [am.WEBHOOK, am.SLACK_CRITICAL, am.EMAIL_CRITICAL]
-    if not base_settings.slack_webhook_url:
+    if not base_settings.notifications.slack_webhook_url:
         expected.remove(am.SLACK_CRITICAL)
     result = amtool(
         "config",
         "routes",
         "test",
-        f"--alertmanager.url={base_settings.alertmanager_url}",
+        f"--alertmanager.url={base_settings.alerting.alertmanager_url}",
         f"--verify.receivers={','.join(expected)}",
         "severity=critical",
         "alertname=MetamonFactAccuracyLow",

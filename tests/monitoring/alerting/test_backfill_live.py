@@ -44,7 +44,7 @@ def test_a_backfill_of_failing_costly_slow_traces_pages_nothing_while_the_same_b
         "rule_files": [str(FAST_RULES)],
         "scrape_configs": [],
     }
-    with exporter(settings.database_url, tmp_path, exporter_cache_seconds="0") as target:
+    with exporter(settings.database.url, tmp_path, exporter_cache_seconds="0") as target:
         config["scrape_configs"] = [
             {"job_name": "metamon-exporter", "static_configs": [{"targets": [target]}]}
         ]

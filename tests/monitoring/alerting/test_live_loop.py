@@ -42,8 +42,8 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
     settings, make_key, tmp_path
 ):
     make_key(PROJECT)
-    project_id = prompt_regression_now(settings.database_url, PROJECT)
-    with session_scope(settings.database_url) as session:
+    project_id = prompt_regression_now(settings.database.url, PROJECT)
+    with session_scope(settings.database.url) as session:
         # Fact accuracy of support-bot's last hour: 1 - 70/300 = 0.77, below the critical 0.85.
         (run,) = [
             r
@@ -61,9 +61,9 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
     with (
         smtp_inbox() as inbox,
         http_receiver() as (slack_url, slack),
-        api_server(settings.database_url, tmp_path, workers=1) as api,
-        exporter(settings.database_url, tmp_path, exporter_cache_seconds="0") as exporter_target,
-        worker(settings.database_url, tmp_path),
+        api_server(settings.database.url, tmp_path, workers=1) as api,
+        exporter(settings.database.url, tmp_path, exporter_cache_seconds="0") as exporter_target,
+        worker(settings.database.url, tmp_path),
     ):
         routed = settings.model_copy(
             update={
@@ -78,7 +78,7 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
             config = fast_loop_config(am, exporter_target, api)
             with prometheus(config, tmp_path):
                 stored = wait_for(
-                    lambda: alerts_of(settings.database_url, "MetamonFactAccuracyLow"), timeout=90
+                    lambda: alerts_of(settings.database.url, "MetamonFactAccuracyLow"), timeout=90
                 )
                 assert stored, (tmp_path / "alertmanager" / "alertmanager.log").read_text()[-3000:]
                 (alert,) = stored
@@ -89,7 +89,7 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
                 )
                 assert alert.annotations["runbook_url"].endswith("#metamonfactaccuracylow")
 
-                proposal = wait_for(lambda: _proposal_for(settings.database_url, alert.id), timeout=30)
+                proposal = wait_for(lambda: _proposal_for(settings.database.url, alert.id), timeout=30)
                 assert proposal is not None, (tmp_path / "worker.log").read_text()[-3000:]
                 assert proposal.root_cause_key == "fact_accuracy|app=support-bot|prompt_version=v3"
 
@@ -111,12 +111,12 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
                 assert "MetamonFactAccuracyLow" in attachment["title"] and "support-bot" in attachment["text"]
                 assert "RUNBOOK.md#metamonfactaccuracylow|Runbook>" in attachment["text"]
                 # The high alert (accuracy is also below 0.90) is inhibited by the critical one.
-                assert {a.severity for a in alerts_of(settings.database_url, "MetamonFactAccuracyLow")} == {
+                assert {a.severity for a in alerts_of(settings.database.url, "MetamonFactAccuracyLow")} == {
                     "critical"
                 }
 
                 # The app recovers: a newer window at 0.97; the alert resolves all the way to metamon.
-                with session_scope(settings.database_url) as session:
+                with session_scope(settings.database.url) as session:
                     end = datetime.now(UTC) + timedelta(seconds=1)
                     session.add(
                         EvaluationRun(
@@ -131,7 +131,7 @@ def test_fast_rules_fire_through_alertmanager_to_webhook_email_and_slack_then_re
                 resolved = wait_for(
                     lambda: [
                         a
-                        for a in alerts_of(settings.database_url, "MetamonFactAccuracyLow")
+                        for a in alerts_of(settings.database.url, "MetamonFactAccuracyLow")
                         if a.status == "resolved"
                     ],
                     timeout=90,

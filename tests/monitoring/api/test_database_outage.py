@@ -89,10 +89,10 @@ def test_postgres_hung_a_request_waits_the_connect_timeout_then_503(
     client, make_key, settings, paused_postgres
 ):
     # A URL of its own, so the engine has no pooled connection: each request must connect.
-    fresh = settings.model_copy(update={"database_url": settings.database_url + "?application_name=hung"})
+    fresh = settings.model_copy(update={"database_url": settings.database.url + "?application_name=hung"})
     client.app.dependency_overrides[current_settings] = lambda: fresh
     headers = {"Authorization": "Bearer mm_abcdefgh_" + "x" * 40}
-    bound = timeout_options(fresh.database_url, fresh)["connect_timeout"]
+    bound = timeout_options(fresh.database.url, fresh)["connect_timeout"]
     for path in ("/api/v1/projects/current", "/api/v1/search/traces"):
         started = time.monotonic()
         response = client.get(path, headers=headers)
@@ -132,7 +132,7 @@ def test_postgres_frozen_a_pooled_connection_is_given_up_within_the_client_bound
     headers = make_key("pg-frozen", scopes=("read",))
     bounded = settings.model_copy(
         update={
-            "database_url": settings.database_url + "?application_name=frozen",
+            "database_url": settings.database.url + "?application_name=frozen",
             "database_statement_timeout_seconds": 1.0,
             "database_connect_timeout_seconds": 2,
         }
@@ -141,7 +141,7 @@ def test_postgres_frozen_a_pooled_connection_is_given_up_within_the_client_bound
     monkeypatch.setattr(db_session, "get_settings", lambda: bounded)
     client.app.dependency_overrides[current_settings] = lambda: bounded
     assert client.get("/api/v1/projects/current", headers=headers).status_code == 200  # one pooled
-    limit = answer_within(bounded) + bounded.database_connect_timeout_seconds
+    limit = answer_within(bounded) + bounded.database.connect_timeout_seconds
     with frozen_postgres(base_settings):
         for path in ("/api/v1/projects/current", "/api/v1/alerts"):
             started = time.monotonic()
@@ -154,10 +154,10 @@ def test_postgres_frozen_a_pooled_connection_is_given_up_within_the_client_bound
 def test_a_statement_stuck_behind_a_lock_is_cut_by_the_statement_timeout_then_503(client, make_key, settings):
     headers = make_key("pg-locked", scopes=("read",))
     cut = settings.model_copy(
-        update={"database_url": settings.database_url + "?options=-c%20statement_timeout%3D1000"}
+        update={"database_url": settings.database.url + "?options=-c%20statement_timeout%3D1000"}
     )
     client.app.dependency_overrides[current_settings] = lambda: cut
-    with connect(settings.database_url) as locker:
+    with connect(settings.database.url) as locker:
         locker.execute(sql.SQL("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE"))
         started = time.monotonic()
         response = client.get("/api/v1/projects/current", headers=headers)
@@ -172,16 +172,16 @@ def test_every_connection_gets_bounded_timeouts_from_the_settings(settings):
     bounded = settings.model_copy(
         update={"database_connect_timeout_seconds": 4, "database_statement_timeout_seconds": 2.5}
     )
-    assert timeout_options(settings.database_url, bounded) == {
+    assert timeout_options(settings.database.url, bounded) == {
         "connect_timeout": 4,
         "options": "-c statement_timeout=2500",
     }
-    with connect(settings.database_url) as conn:
+    with connect(settings.database.url) as conn:
         assert (
             conn.execute("SHOW statement_timeout").fetchone()[0]
-            == f"{int(settings.database_statement_timeout_seconds)}s"
+            == f"{int(settings.database.statement_timeout_seconds)}s"
         )
     # The URL's own say wins.
-    assert timeout_options(settings.database_url + "?connect_timeout=9", bounded) == {
+    assert timeout_options(settings.database.url + "?connect_timeout=9", bounded) == {
         "options": "-c statement_timeout=2500"
     }

@@ -67,3 +67,19 @@ def test_no_operation_answers_with_a_server_error(operations, key_module, label)
         case.validate_response(response, checks=[checks.not_a_server_error])
 
     run()
+
+
+def test_every_operation_declares_its_response():
+    """Each operation's success answer has a JSON schema (a response model), so clients and the fuzzer
+    know its shape; OTLP's is the JSON encoding of its protobuf reply."""
+    document = create_app().openapi()
+    undeclared = [
+        f"{method.upper()} {path}"
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+        if not any(
+            "schema" in op["responses"].get(code, {}).get("content", {}).get("application/json", {})
+            for code in ("200", "201", "202")
+        )
+    ]
+    assert undeclared == []

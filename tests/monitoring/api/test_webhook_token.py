@@ -15,7 +15,7 @@ from tests.conftest import METAMON, free_port, run_metamon
 def test_the_token_is_generated_once_into_a_0600_file_and_then_read_back(tmp_path):
     settings = Settings(_env_file=None, stack_dir=tmp_path)
     path = tmp_path / "secrets" / "alert_webhook_token"
-    assert settings.alert_webhook_token_file == path and not path.exists()  # nothing written until needed
+    assert settings.alerting.webhook_token_file == path and not path.exists()  # nothing written until needed
     token = settings.webhook_token()
     assert path.read_text() == token and len(token) >= 32 and token not in KNOWN_WEBHOOK_TOKENS
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

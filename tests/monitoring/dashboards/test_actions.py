@@ -79,7 +79,9 @@ def test_every_action_is_an_api_post_through_the_provisioned_infinity_datasource
 
 
 def test_every_api_link_is_a_get_route_or_an_operation_of_the_api_docs():
-    operations = {op["operationId"]: op["tags"][0] for ops in OPENAPI["paths"].values() for op in ops.values()}
+    operations = {
+        op["operationId"]: op["tags"][0] for ops in OPENAPI["paths"].values() for op in ops.values()
+    }
     links = _overrides("links")
     assert len(links) >= 8
     assert sum(f"{APP.docs_url}#/" in link["url"] for _, _, link in links) >= 5
@@ -120,7 +122,7 @@ def test_each_action_does_what_it_says(client, make_key, settings):
     trace = {"id": "t-1", "app": "support-bot", "input": "How long do refunds take?", "output": "30 days."}
     ingest = make_key(project, scopes=("ingest",))
     assert client.post("/api/v1/traces", json={"traces": [trace]}, headers=ingest).status_code == 200
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == project))
         alert = MonitoringAlert(
             project_id=project_id,

@@ -113,7 +113,7 @@ def _promql(expr: str) -> str:
 def test_every_prometheus_query_answers_from_the_real_prometheus(settings, populated, live_api, tmp_path):
     queries = targets("prometheus")
     assert len(queries) > 25
-    with dashboards_prometheus(settings.database_url, live_api, tmp_path, PROJECT) as url:
+    with dashboards_prometheus(settings.database.url, live_api, tmp_path, PROJECT) as url:
         empty = []
         for where, target in queries:
             status, result = _query(url, _promql(target["expr"]))
@@ -166,18 +166,26 @@ def sql_cases(run) -> list[tuple[str, str]]:
             name = variable["name"]
             if variable["type"] == "custom":
                 choices[name] = variable["query"].split(",")
-            elif variable["type"] == "query" and variable["datasource"]["type"] == "grafana-postgresql-datasource":
+            elif (
+                variable["type"] == "query"
+                and variable["datasource"]["type"] == "grafana-postgresql-datasource"
+            ):
                 choices[name] = [str(row[0]) for row in run(_sql(variable["query"], defaults))] or ["none"]
             else:
                 continue
             # All (every choice) for a multi-value variable, the first choice for a single one.
             defaults[name] = sql_literals(choices[name] if variable.get("multi") else choices[name][:1])
         tried = [("default", defaults)] + [
-            (f"{name}={value}", {**defaults, name: sql_literals(value if isinstance(value, tuple) else [value])})
+            (
+                f"{name}={value}",
+                {**defaults, name: sql_literals(value if isinstance(value, tuple) else [value])},
+            )
             for name, value in OTHER.get(uid, {}).items()
         ]
         queries = [(f"{uid}: {p['title']}", t) for p in panels(dashboard) for t in p["targets"]]
-        queries += [(f"{uid}: annotation {a['name']}", a["target"]) for a in dashboard["annotations"].get("list", [])]
+        queries += [
+            (f"{uid}: annotation {a['name']}", a["target"]) for a in dashboard["annotations"].get("list", [])
+        ]
         for where, target in queries:
             if target["datasource"]["type"] == "grafana-postgresql-datasource":
                 cases += [(f"{where} ({label})", _sql(target["rawSql"], values)) for label, values in tried]
@@ -188,7 +196,7 @@ def _label_a_trace_and_record_an_impact(client, make_key, settings) -> None:
     """What the seeded project lacks for the review and impact panels: an expert label (through the API,
     so it reaches the index too) and a measured rollout stage."""
     headers = make_key(PROJECT, scopes=("review",))
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == PROJECT))
         trace_id = session.scalar(select(Trace.id).where(Trace.project_id == project_id).limit(1))
         proposal = session.scalar(
@@ -215,7 +223,7 @@ def _history(client, make_key, settings) -> dict:
     through the API where it has a route (acknowledging, resolving, labelling) and the real writers
     elsewhere (the audit log of a rollout, the scheduler's bookkeeping). Idempotent: tests share it."""
     headers = make_key(PROJECT, scopes=("review", "read"))
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         project_id = session.scalar(select(Project.id).where(Project.slug == PROJECT))
         alerts = {}
         for fingerprint in ("dash-acknowledged", "dash-resolved"):
@@ -254,9 +262,18 @@ def _history(client, make_key, settings) -> dict:
             response = client.post(f"/api/v1/alerts/{alert_id}/{verb}", json={"by": "ann"}, headers=headers)
             assert response.status_code == 200, response.text
     # Reviewers over the same (newest, passing) traces, agreeing on some; the failing ones stay queued.
-    for reviewer, labels in (("ann", ("pass", "fail", "pass")), ("bob", ("pass", "fail", "fail")), ("cy", ("pass",))):
+    for reviewer, labels in (
+        ("ann", ("pass", "fail", "pass")),
+        ("bob", ("pass", "fail", "fail")),
+        ("cy", ("pass",)),
+    ):
         for trace_id, label in zip(traces, labels, strict=False):
-            body = {"trace_id": str(trace_id), "reviewer": reviewer, "label": label, "issue_categories": ["tone"]}
+            body = {
+                "trace_id": str(trace_id),
+                "reviewer": reviewer,
+                "label": label,
+                "issue_categories": ["tone"],
+            }
             response = client.post("/api/v1/expert-review/label", json=body, headers=headers)
             assert response.status_code == 200, response.text
     due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
@@ -268,7 +285,7 @@ def _history(client, make_key, settings) -> dict:
 def test_every_postgresql_query_runs_and_answers(client, make_key, settings, populated):
     _label_a_trace_and_record_an_impact(client, make_key, settings)
     _history(client, make_key, settings)
-    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(settings.database.url.replace("postgresql+psycopg", "postgresql")) as conn:
         cases = sql_cases(lambda sql: conn.execute(sql).fetchall())
         assert len(cases) >= 40
         empty = [where for where, sql in cases if not conn.execute(sql).fetchall()]
@@ -286,8 +303,13 @@ def _es_body(target: dict, query: str) -> dict:
             agg = {"terms": {"field": bucket["field"], "size": 10}}
         elif bucket["type"] == "histogram":
             options = bucket["settings"]
-            agg = {"histogram": {"field": bucket["field"], "interval": float(options["interval"]),
-                                 "min_doc_count": int(options["min_doc_count"])}}
+            agg = {
+                "histogram": {
+                    "field": bucket["field"],
+                    "interval": float(options["interval"]),
+                    "min_doc_count": int(options["min_doc_count"]),
+                }
+            }
         else:
             agg = {"date_histogram": {"field": bucket["field"], "fixed_interval": "1m", "min_doc_count": 0}}
         inner[bucket["id"]] = agg
@@ -313,13 +335,16 @@ def es_cases(es, settings, project_id) -> list[tuple[str, str, dict]]:
     cases = []
     for dashboard in dashboards().values():
         variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-        defaults = {"$project_id": str(project_id), "$q": variables.get("q", {}).get("current", {}).get("value", "")}
+        defaults = {
+            "$project_id": str(project_id),
+            "$q": variables.get("q", {}).get("current", {}).get("value", ""),
+        }
         others = {"$q": "refunds"}
         for name, variable in variables.items():
             if variable["type"] == "query" and variable["datasource"]["type"] == "elasticsearch":
                 find = json.loads(variable["query"])
                 terms = es.search(
-                    index=settings.traces_index_alias,
+                    index=settings.search.traces_index_alias,
                     size=0,
                     query={"term": {"project_id": str(project_id)}},
                     aggs={"values": {"terms": {"field": find["field"], "size": find["size"]}}},
@@ -351,8 +376,12 @@ def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, 
     assert len(cases) >= 40
     empty = []
     for where, query, target in cases:
-        result = es.search(index=settings.traces_index_alias, **_es_body(target, query))
-        found = result["hits"]["hits"] if "aggregations" not in result else next(iter(result["aggregations"].values()))["buckets"]
+        result = es.search(index=settings.search.traces_index_alias, **_es_body(target, query))
+        found = (
+            result["hits"]["hits"]
+            if "aggregations" not in result
+            else next(iter(result["aggregations"].values()))["buckets"]
+        )
         if not found or result["hits"]["total"]["value"] == 0:
             empty.append(where)
     assert empty == [], empty
@@ -361,12 +390,14 @@ def test_every_elasticsearch_query_runs_and_answers(client, make_key, settings, 
 def test_the_review_dashboards_kappa_is_the_apis(client, make_key, settings, populated):
     """The SQL kappa per reviewer pair equals monitoring/review/agreement.py's over the same labels."""
     _history(client, make_key, settings)
-    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(settings.database.url.replace("postgresql+psycopg", "postgresql")) as conn:
         reviewers = sql_literals(["ann", "bob", "cy"])
-        found = {r[0]: (r[1], r[3]) for r in conn.execute(_sql(review.KAPPA, {"reviewer": reviewers})).fetchall()}
+        found = {
+            r[0]: (r[1], r[3]) for r in conn.execute(_sql(review.KAPPA, {"reviewer": reviewers})).fetchall()
+        }
         labels = conn.execute(
-            "SELECT l.trace_id, l.reviewer, l.label FROM review_labels l JOIN projects p ON p.id = l.project_id "
-            "WHERE p.slug = %s",
+            "SELECT l.trace_id, l.reviewer, l.label FROM review_labels l "
+            "JOIN projects p ON p.id = l.project_id WHERE p.slug = %s",
             (PROJECT,),
         ).fetchall()
     by_reviewer: dict[str, dict] = {}

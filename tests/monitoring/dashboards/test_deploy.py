@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 
+from metamon.monitoring.dashboards.actions import API_DATASOURCE_UID
 from metamon.monitoring.dashboards.deploy import (
     DeployError,
     expand,
@@ -14,7 +15,6 @@ from metamon.monitoring.dashboards.deploy import (
     same_dashboard,
     same_datasource,
 )
-from metamon.monitoring.dashboards.actions import API_DATASOURCE_UID
 from metamon.monitoring.dashboards.panels import DEFAULT_UIDS
 from tests.conftest import free_port, run_metamon
 from tests.paths import CHECKOUT

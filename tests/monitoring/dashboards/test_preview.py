@@ -33,7 +33,7 @@ def rendered_previews(settings, populated, client_module, key_module, es, drain_
     stop = serve_api(settings, port)
     try:
         with dashboards_prometheus(
-            settings.database_url, f"http://127.0.0.1:{port}", directory, PROJECT
+            settings.database.url, f"http://127.0.0.1:{port}", directory, PROJECT
         ) as url:
             scraped = settings.model_copy(update={"prometheus_url": url})
             # A range query answers at the steps of its range (15 s, the datasource's scrape interval,
@@ -87,7 +87,7 @@ def test_every_dashboard_renders_to_a_png_and_every_panel_draws_what_its_queries
 def test_panels_show_the_backends_own_numbers(rendered_previews, settings, es):
     scraped, results = rendered_previews
     # PostgreSQL: the alerts table has every alert of the project in the range, as the database counts.
-    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(settings.database.url.replace("postgresql+psycopg", "postgresql")) as conn:
         (project_id,) = conn.execute("SELECT id FROM projects WHERE slug = %s", (PROJECT,)).fetchone()
         (alerts,) = conn.execute(
             "SELECT count(*) FROM monitoring_alerts a JOIN projects p ON p.id = a.project_id"
@@ -100,12 +100,12 @@ def test_panels_show_the_backends_own_numbers(rendered_previews, settings, es):
     indexed = _panel(results, "metamon-traces", "Traces over time by model")
     in_range = [{"range": {"timestamp": {"gte": "now-30m"}}}, {"term": {"project_id": str(project_id)}}]
     body = {"query": {"bool": {"filter": in_range}}}
-    total = es.count(index=settings.traces_index_alias, **body)["count"]
+    total = es.count(index=settings.search.traces_index_alias, **body)["count"]
     assert total > 0
     assert sum(v for s in indexed.answer.series for v in s.values if v) == total
     # Prometheus: one line per (app, status) the exporter publishes for the project.
     pairs = httpx.get(
-        f"{scraped.prometheus_url}/api/v1/query",
+        f"{scraped.alerting.prometheus_url}/api/v1/query",
         params={"query": f'count by (app, status) (metamon_requests_total{{project="{PROJECT}"}})'},
         timeout=10,
     ).json()["data"]["result"]
@@ -248,7 +248,7 @@ def test_every_panel_type_draws_what_its_backend_answered(rendered_previews, set
     with Image.open(result.path) as image:
         assert image.width == WIDTH_PX
     panels = {p.title: p for p in result.panels}
-    with psycopg.connect(settings.database_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(settings.database.url.replace("postgresql+psycopg", "postgresql")) as conn:
         per_app = conn.execute(
             "SELECT t.app, count(*) FROM traces t JOIN projects p ON p.id = t.project_id"
             " WHERE p.slug = %s AND t.timestamp > now() - interval '30 minutes' GROUP BY 1 ORDER BY 1",

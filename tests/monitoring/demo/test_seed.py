@@ -26,7 +26,7 @@ PROJECT = "seed-week"
 
 
 def test_the_seeded_week_shows_in_every_list(settings):
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         _, key = create_key(session, PROJECT, ["ingest", "read", "review", "admin"])
         project_id = session.scalar(select(Project.id).where(Project.slug == PROJECT))
     app = create_app()
@@ -37,7 +37,7 @@ def test_the_seeded_week_shows_in_every_list(settings):
     ) as http:
         report = seed(
             settings,
-            session_factory(settings.database_url),
+            session_factory(settings.database.url),
             http,
             project=PROJECT,
             project_id=project_id,
@@ -50,7 +50,7 @@ def test_the_seeded_week_shows_in_every_list(settings):
 
     assert {"traces", "evaluation", "alerts", "research", "labels"} <= set(steps)
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         runs = session.scalars(
             select(EvaluationRun)
             .where(EvaluationRun.project_id == project_id, EvaluationRun.model.is_(None))

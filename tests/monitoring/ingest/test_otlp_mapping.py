@@ -1,6 +1,7 @@
 """The OTLP mapping, on spans and log records as the real OpenTelemetry SDK encodes them (no servers)."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from opentelemetry._logs import LogRecord
@@ -18,7 +19,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from metamon.monitoring.ingest.otlp.decoding import JSON, PROTOBUF, OtlpError, decode
-from metamon.monitoring.ingest.otlp.mapping import Unusable, contents_of, spans_of, trace_fields, trace_of
+from metamon.monitoring.ingest.otlp.mapping import (
+    OtelSpan,
+    Unusable,
+    contents_of,
+    spans_of,
+    trace_fields,
+    trace_of,
+)
 
 
 @pytest.fixture
@@ -255,6 +263,18 @@ def test_limits_of_the_rest_ingest_apply(sdk):
     spans, rejected = spans_of(exported())
     with pytest.raises(Unusable, match="domain"):
         trace_of(spans)
+
+
+def test_spans_that_are_each_others_parents_still_make_a_trace():
+    """No span without a parent among them (found by fuzzing: a 500 before): the earliest is the root."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    spans = [
+        OtelSpan("t1", "b", "a", "second", start + timedelta(seconds=1), None, "ok", {}),
+        OtelSpan("t1", "a", "b", "first", start, start + timedelta(seconds=2), "ok", {}),
+    ]
+    fields = trace_fields(spans)
+    assert (fields["id"], fields["timestamp"], fields["latency_seconds"]) == ("t1", start, 2.0)
+    assert trace_fields([OtelSpan("t2", "a", "a", "self", start, None, "ok", {})])["timestamp"] == start
 
 
 def test_nul_characters_are_dropped(sdk):

@@ -192,7 +192,7 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
     message = received.message
     assert received.rcpt_tos == RECIPIENTS
     assert message["To"] == ", ".join(RECIPIENTS)
-    assert message["From"] == settings.smtp_from
+    assert message["From"] == settings.notifications.smtp_from
     assert (
         message["Subject"]
         == "metamon digest 2026-11-21 for digest-acme: 3 open alerts, 2 proposals to review"
@@ -216,7 +216,10 @@ def test_the_digest_that_arrives_lists_alerts_and_proposals_and_carries_its_char
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "&lt;b&gt;burning&lt;/b&gt; &amp; fast" in html
     assert "javascript:" not in html
-    assert f"{settings.grafana_url}/d/metamon-overview?var-project=digest-acme&amp;var-app=%3Cscript" in html
+    assert (
+        f"{settings.notifications.grafana_url}/d/metamon-overview?var-project=digest-acme&amp;var-app=%3Cscript"
+        in html
+    )
 
     # Proposals awaiting review, with expected improvement, validation state and an API link.
     assert "Roll back prompt v7 on support-bot" in html
@@ -375,7 +378,7 @@ def test_an_empty_week_still_makes_a_sensible_mail(db, settings, project, inbox)
 
     [received] = inbox.received
     message = received.message
-    assert received.rcpt_tos == settings.digest_email_to
+    assert received.rcpt_tos == settings.notifications.digest_email_to
     assert (
         message["Subject"]
         == "metamon digest 2001-01-08 for digest-acme: 0 open alerts, 0 proposals to review"

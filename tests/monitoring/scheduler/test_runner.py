@@ -52,7 +52,7 @@ def test_two_runners_racing_for_one_occurrence_run_it_once(settings, monkeypatch
     for t in threads:
         t.join()
     assert len(calls) == 1
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         rows = session.execute(text("SELECT status FROM scheduler_runs WHERE job_id = 'race'")).all()
     assert [r.status for r in rows] == ["done"]
 
@@ -115,7 +115,7 @@ def test_runs_whose_scheduler_died_are_swept_to_failed_with_the_reason(settings,
         "elsewhere-overdue": ("other-host:1", timedelta(hours=2), "failed"),
         "elsewhere-recent": ("other-host:2", timedelta(0), "running"),
     }
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         session.execute(text("DELETE FROM scheduler_runs WHERE job_id = 'evaluate'"))
         for i, (who, ago, _) in enumerate(runs.values()):
             session.execute(
@@ -126,7 +126,7 @@ def test_runs_whose_scheduler_died_are_swept_to_failed_with_the_reason(settings,
                 {"at": now - timedelta(seconds=i), "runner": who, "started": now - ago},
             )
     assert runner.sweep_abandoned(settings) == 2
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         rows = session.execute(
             text("SELECT runner, status, error FROM scheduler_runs WHERE job_id = 'evaluate'")
         ).all()

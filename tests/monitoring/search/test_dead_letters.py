@@ -16,7 +16,7 @@ IMMENSE = "kb/" + "x" * 40_000
 
 
 def _ids(settings, slug: str) -> dict[str, str]:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         rows = session.execute(
             select(Trace.external_id, Trace.id).join(Project).where(Project.slug == slug)
         ).all()
@@ -30,7 +30,7 @@ def _search(client, headers, q: str) -> list[str]:
 
 
 def _pending(settings) -> int:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         return session.scalar(
             select(func.count()).where(Outbox.topic == TRACE_INDEX, Outbox.processed_at.is_(None))
         )
@@ -41,8 +41,8 @@ def _cli(settings, *args: str):
         "dead-letters",
         *args,
         env={
-            "METAMON_DATABASE_URL": settings.database_url,
-            "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
+            "METAMON_DATABASE_URL": settings.database.url,
+            "METAMON_TRACES_INDEX_ALIAS": settings.search.traces_index_alias,
         },
     )
     assert result.returncode == 0, result.stderr
@@ -56,7 +56,7 @@ def test_a_refused_document_is_dead_lettered_and_the_rest_of_its_group_is_indexe
     traces = [{"id": f"dl-{i}", "input": f"parcel question {i}"} for i in range(3)]
     assert client.post("/api/v1/traces", json={"traces": traces}, headers=headers).status_code == 200
     ids = _ids(settings, "dead-letters")
-    with session_scope(settings.database_url) as session:  # one trace of the group is poisoned
+    with session_scope(settings.database.url) as session:  # one trace of the group is poisoned
         session.execute(
             update(Trace)
             .where(Trace.external_id == "dl-1", Trace.id == ids["dl-1"])
@@ -66,13 +66,13 @@ def test_a_refused_document_is_dead_lettered_and_the_rest_of_its_group_is_indexe
 
     assert _search(client, headers, "parcel") == ["dl-0", "dl-2"]
     assert _pending(settings) == 0  # nothing retries in lock-step
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         (letter,) = session.scalars(select(IndexDeadLetter).where(IndexDeadLetter.trace_id == ids["dl-1"]))
         assert letter.status == 400 and letter.failures == 1
         assert letter.reason.startswith("document_parsing_exception: ")
         assert "[context_sources]" in letter.reason and "immense term" in letter.reason
     families = {
-        f.name: f for f in FailuresCollector(session_factory(settings.database_url), settings).collect()
+        f.name: f for f in FailuresCollector(session_factory(settings.database.url), settings).collect()
     }
     assert {s.labels["project"]: s.value for s in families["metamon_index_dead_letters"].samples}[
         "dead-letters"
@@ -87,7 +87,7 @@ def test_a_refused_document_is_dead_lettered_and_the_rest_of_its_group_is_indexe
         _cli(settings, "retry", "--project", "dead-letters").strip() == "queued 1 dead letters for indexing"
     )
     drain()
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         assert session.get(IndexDeadLetter, letter.trace_id).failures == 2
         session.execute(
             update(Trace)

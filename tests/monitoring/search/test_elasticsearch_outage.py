@@ -21,9 +21,9 @@ def batch(start: int, n: int) -> dict:
 
 
 def es_ids(es, settings, project_id) -> list[str]:
-    es.indices.refresh(index=settings.traces_index_alias)
+    es.indices.refresh(index=settings.search.traces_index_alias)
     resp = es.search(
-        index=settings.traces_index_alias,
+        index=settings.search.traces_index_alias,
         size=10_000,
         _source=["trace_id"],
         query={"term": {"project_id": str(project_id)}},

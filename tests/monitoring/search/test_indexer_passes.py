@@ -81,7 +81,7 @@ class _Forward(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def dropping_es(settings) -> Iterator[Elasticsearch]:
-    proxy = _DroppingProxy(settings.elasticsearch_url.rstrip("/"), bulks_allowed=1)
+    proxy = _DroppingProxy(settings.search.url.rstrip("/"), bulks_allowed=1)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     yield Elasticsearch(
@@ -115,9 +115,9 @@ def test_elasticsearch_dropping_out_mid_pass_requeues_only_the_unindexed_traces(
         (retry,) = pending  # the claimed row is done; one new row holds what was not indexed
         assert retry.attempts == 1 and "ConnectionError" in retry.last_error
         requeued = {uuid.UUID(t) for t in retry.payload["trace_ids"]}
-    es.indices.refresh(index=settings.traces_index_alias)
+    es.indices.refresh(index=settings.search.traces_index_alias)
     found = es.search(
-        index=settings.traces_index_alias, query={"term": {"project_id": str(project_id)}}, size=10
+        index=settings.search.traces_index_alias, query={"term": {"project_id": str(project_id)}}, size=10
     )["hits"]["hits"]
     indexed = {uuid.UUID(hit["_id"]) for hit in found}
     assert len(indexed) == 2 and len(requeued) == 4

@@ -9,13 +9,15 @@ def test_reindex_rebuilds_exactly_what_postgresql_holds(client, make_key, es, se
     assert client.post("/api/v1/traces", json={"traces": traces}, headers=headers).status_code == 200
     drain()
     # a stray document that PostgreSQL does not know: a rebuild must drop it
-    es.index(index=f"{settings.traces_index_alias}-2001.01", id="stray", document={"trace_id": "stray"})
+    es.index(
+        index=f"{settings.search.traces_index_alias}-2001.01", id="stray", document={"trace_id": "stray"}
+    )
 
     result = run_metamon(
         "reindex",
         env={
-            "METAMON_DATABASE_URL": settings.database_url,
-            "METAMON_TRACES_INDEX_ALIAS": settings.traces_index_alias,
+            "METAMON_DATABASE_URL": settings.database.url,
+            "METAMON_TRACES_INDEX_ALIAS": settings.search.traces_index_alias,
         },
     )
     assert result.returncode == 0, result.stderr
@@ -24,8 +26,8 @@ def test_reindex_rebuilds_exactly_what_postgresql_holds(client, make_key, es, se
     from metamon.monitoring.db.models import Trace
     from metamon.monitoring.db.session import session_scope
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         stored = {str(t) for t in session.scalars(Trace.__table__.select().with_only_columns(Trace.id))}
-    es.indices.refresh(index=settings.traces_index_alias)
-    hits = es.search(index=settings.traces_index_alias, size=10_000, _source=False)["hits"]["hits"]
+    es.indices.refresh(index=settings.search.traces_index_alias)
+    hits = es.search(index=settings.search.traces_index_alias, size=10_000, _source=False)["hits"]["hits"]
     assert {h["_id"] for h in hits} == stored

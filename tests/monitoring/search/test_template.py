@@ -23,11 +23,11 @@ def test_the_mounted_template_is_the_packaged_one():
 def test_an_index_made_by_an_older_template_gets_the_fields_added_since(settings, es):
     """Monthly indices are strict: one created before a field was added to the template would refuse
     every document carrying it, so ensure_indices puts the template's fields on the existing indices."""
-    scratch = settings.model_copy(update={"traces_index_alias": f"older{settings.traces_index_alias}"})
+    scratch = settings.model_copy(update={"traces_index_alias": f"older{settings.search.traces_index_alias}"})
     older = template_body(scratch)["template"]["mappings"]
     del older["properties"]["evaluators_failed"]
     index = index_name(scratch, datetime.now(UTC))
-    es.indices.create(index=index, mappings=older, aliases={scratch.traces_index_alias: {}})
+    es.indices.create(index=index, mappings=older, aliases={scratch.search.traces_index_alias: {}})
     try:
         ensure_indices(es, scratch)
         mapping = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
@@ -36,4 +36,4 @@ def test_an_index_made_by_an_older_template_gets_the_fields_added_since(settings
         assert es.count(index=index, query={"term": {"evaluators_failed": "fact_accuracy"}})["count"] == 1
     finally:
         delete_trace_indices(es, scratch)
-        es.options(ignore_status=404).indices.delete_index_template(name=scratch.traces_index_alias)
+        es.options(ignore_status=404).indices.delete_index_template(name=scratch.search.traces_index_alias)

@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from metamon.monitoring.settings import Settings
+from metamon.monitoring.settings import ENVIRONMENT, Settings
 from metamon.monitoring.stack import control
 from metamon.monitoring.stack.ha import (
     BALANCER_CONFIG,
@@ -42,7 +42,7 @@ def _stack(k: int, tmp_path) -> Settings:
 
 def _all_ports(settings: Settings) -> list[int]:
     ports = ha_ports(settings)
-    standard = [getattr(settings, name) for name in DEFAULT_PORTS]
+    standard = [getattr(getattr(settings, ENVIRONMENT[n][0]), ENVIRONMENT[n][1]) for n in DEFAULT_PORTS]
     many = [ports.api, ports.es_http, ports.es_transport, ports.prometheus, ports.alertmanager, ports.gossip]
     return standard + [ports.balancer, ports.exporter, ports.postgres, *itertools.chain(*many)]
 
@@ -55,13 +55,18 @@ def test_ha_ports_of_stacks_ten_apart_never_clash_with_each_other_or_any_standar
 def test_the_ha_settings_point_every_client_at_the_ha_stack(tmp_path):
     base = _stack(6, tmp_path)
     ha = ha_settings(base)
-    assert ha.stack_dir == base.stack_dir / "ha"
-    assert ha.public_base_url == "http://127.0.0.1:8061"  # the balancer: links and the webhook
-    assert ha.database_url.endswith("@127.0.0.1:5493/metamon")
-    assert ha.elasticsearch_url.split(",") == [f"http://127.0.0.1:{p}" for p in (9261, 9262, 9263)]
-    assert (ha.prometheus_url, ha.alertmanager_url) == ("http://127.0.0.1:9151", "http://127.0.0.1:9154")
-    assert ha.index_replicas == 1
-    assert ha.alert_webhook_token_file == base.alert_webhook_token_file  # the same token as the webhook's
+    assert ha.stack.dir == base.stack.dir / "ha"
+    assert ha.api.public_base_url == "http://127.0.0.1:8061"  # the balancer: links and the webhook
+    assert ha.database.url.endswith("@127.0.0.1:5493/metamon")
+    assert ha.search.url.split(",") == [f"http://127.0.0.1:{p}" for p in (9261, 9262, 9263)]
+    assert (ha.alerting.prometheus_url, ha.alerting.alertmanager_url) == (
+        "http://127.0.0.1:9151",
+        "http://127.0.0.1:9154",
+    )
+    assert ha.search.index_replicas == 1
+    assert (
+        ha.alerting.webhook_token_file == base.alerting.webhook_token_file
+    )  # the same token as the webhook's
     _, services = control.profile(base, ha=True)
     for name in ("api-1", "api-2", "exporter", "indexer-1", "indexer-2", "worker-1", "worker-2", "scheduler"):
         (svc,) = [s for s in services if s.name == name]
@@ -83,7 +88,7 @@ def test_the_rendered_balancer_and_replica_configs_are_valid_for_haproxy_and_pro
     write_ha_configs(base)
     ha = ha_settings(base)
     check = subprocess.run(
-        [HAPROXY, "-c", "-f", str(ha.stack_dir / BALANCER_CONFIG)], capture_output=True, text=True
+        [HAPROXY, "-c", "-f", str(ha.stack.dir / BALANCER_CONFIG)], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
     for replica in REPLICAS:
@@ -95,5 +100,5 @@ def test_the_rendered_balancer_and_replica_configs_are_valid_for_haproxy_and_pro
         # Alertmanager must see one alert from both replicas: their label goes before sending.
         assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
         assert config["rule_files"] == [str(CHECKOUT / "prometheus" / "rules" / "fast" / "metamon.rules.yml")]
-    targets = yaml.safe_load((ha.stack_dir / "prometheus" / "targets" / "alertmanager.json").read_text())
+    targets = yaml.safe_load((ha.stack.dir / "prometheus" / "targets" / "alertmanager.json").read_text())
     assert targets[0]["targets"] == ["127.0.0.1:9154", "127.0.0.1:9155"]  # both replicas send to both peers

@@ -35,11 +35,11 @@ def test_status_shows_every_service_running_and_healthy():
 def test_prometheus_discovers_the_stack_targets_from_the_files_stack_up_wrote(base_settings):
     import httpx
 
-    targets = httpx.get(f"{base_settings.prometheus_url}/api/v1/targets", timeout=5).json()["data"]
+    targets = httpx.get(f"{base_settings.alerting.prometheus_url}/api/v1/targets", timeout=5).json()["data"]
     jobs = {t["labels"]["job"] for t in targets["activeTargets"]}
     assert {"prometheus", "alertmanager", "metamon-api"} <= jobs
     written = json.loads((CHECKOUT / "prometheus" / "targets" / "metamon-api.json").read_text())
-    assert written[0]["targets"] == [f"127.0.0.1:{base_settings.api_port}"]
+    assert written[0]["targets"] == [f"127.0.0.1:{base_settings.api.port}"]
 
 
 def test_a_taken_port_is_named_before_anything_starts(tmp_path):

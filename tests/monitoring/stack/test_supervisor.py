@@ -68,14 +68,14 @@ def test_a_service_dying_at_start_is_restarted_with_back_off_and_given_up_on_onl
     own_stack,
 ):
     settings = own_stack("backoff", stack_start_retries=3)
-    script = settings.stack_dir / "crashes_then_runs.py"
+    script = settings.stack.dir / "crashes_then_runs.py"
     script.write_text(CRASHES_THEN_RUNS)
     flaky = Service(
-        "flaky", [sys.executable, str(script), str(settings.stack_dir / "flaky.count"), "3"], None, None, None
+        "flaky", [sys.executable, str(script), str(settings.stack.dir / "flaky.count"), "3"], None, None, None
     )
     doomed = Service(
         "doomed",
-        [sys.executable, str(script), str(settings.stack_dir / "doomed.count"), "99"],
+        [sys.executable, str(script), str(settings.stack.dir / "doomed.count"), "99"],
         None,
         None,
         None,
@@ -89,8 +89,8 @@ def test_a_service_dying_at_start_is_restarted_with_back_off_and_given_up_on_onl
     states = states_reach(supervisor, {"flaky": "RUNNING", "doomed": "FATAL"})
     # Three quick crashes (with one retry, the old setting, the second left it FATAL), then it runs.
     assert states == {"flaky": "RUNNING", "doomed": "FATAL"}
-    assert (settings.stack_dir / "flaky.count").read_text() == "4"
-    assert (settings.stack_dir / "doomed.count").read_text() == "4"  # the first start and 3 retries
+    assert (settings.stack.dir / "flaky.count").read_text() == "4"
+    assert (settings.stack.dir / "doomed.count").read_text() == "4"  # the first start and 3 retries
     assert time.monotonic() - started >= 1 + 2 + 3  # each wait a second longer than the last
 
     rows = {row.name: row for row in control.status(settings, [flaky, doomed])}
@@ -106,7 +106,7 @@ def test_stack_status_says_when_a_service_gave_up_with_the_tail_of_its_log(own_s
         port = squatter.getsockname()[1]
         env = {"METAMON_PROMETHEUS_PORT": str(port), "METAMON_STACK_START_RETRIES": "1"}
         settings = own_stack("gave-up", prometheus_port=port, stack_start_retries=1)
-        env["METAMON_STACK_DIR"] = str(settings.stack_dir)
+        env["METAMON_STACK_DIR"] = str(settings.stack.dir)
         supervisor = Supervisor(settings)
         supervisor.ensure_running(render_config(settings, stack_services(settings), None))
         supervisor.start("prometheus")  # its port is taken: it dies at every start

@@ -19,7 +19,7 @@ def test_one_instant_written_three_ways_is_one_alert(client, settings, make_key)
     response = client.post("/api/v1/alerts/webhook", json=notification(*same), headers=hook)
     assert response.status_code == 200, response.text
     assert response.json() == {"received": 3, "new": 1, "updated": 0}
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         (row,) = session.scalars(select(MonitoringAlert).where(MonitoringAlert.fingerprint == "fp-dup"))
         assert row.starts_at.isoformat() == "2026-11-21T10:00:00+00:00"
         assert row.notification_count == 1
@@ -38,6 +38,6 @@ def test_a_start_past_the_calendar_is_a_422_and_stores_nothing(client, settings)
     bad = alert("fp-year", project="alerts-dup") | {"startsAt": "9999-12-31T23:30:00-05:00"}
     response = client.post("/api/v1/alerts/webhook", json=notification(bad), headers=hook)
     assert response.status_code == 422, response.text
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         stored = select(func.count()).where(MonitoringAlert.fingerprint == "fp-year")
         assert session.scalar(stored) == 0

@@ -17,7 +17,7 @@ from tests.monitoring.workflow.seed import prompt_regression_now
 
 
 def drain(settings) -> None:
-    while research_once(settings, session_factory(settings.database_url)):
+    while research_once(settings, session_factory(settings.database.url)):
         pass
 
 
@@ -31,7 +31,7 @@ def validate(client, settings, pid: str, headers: dict, **body) -> httpx.Respons
     assert queued.json()["status"] == "validating"
     assert queued.json()["location"] == queued.headers["Location"] == f"/api/v1/proposals/{pid}"
     assert client.get(queued.json()["location"], headers=headers).json()["status"] == "validating"
-    while validate_once(settings, session_factory(settings.database_url)):
+    while validate_once(settings, session_factory(settings.database.url)):
         pass
     return client.get(queued.json()["location"], headers=headers)
 
@@ -40,7 +40,7 @@ def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposa
     settings, make_key, tmp_path
 ):
     make_key("loop-storm")
-    project_id = prompt_regression_now(settings.database_url, "loop-storm")
+    project_id = prompt_regression_now(settings.database.url, "loop-storm")
     hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
     bodies = [
         notification(alert(f"storm-{i:04d}", project="loop-storm", app="support-bot", model=f"m{i % 7}"))
@@ -48,7 +48,7 @@ def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposa
     ]
 
     with (
-        api_server(settings.database_url, tmp_path) as url,
+        api_server(settings.database.url, tmp_path) as url,
         httpx.Client(base_url=url, headers=hook, timeout=30) as http,
     ):
 
@@ -60,7 +60,7 @@ def test_a_storm_of_replayed_notifications_leaves_one_alert_each_and_one_proposa
     assert set(codes) == {200}
     drain(settings)
 
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         counts = session.execute(
             select(
                 func.count(),

@@ -13,7 +13,7 @@ from tests.monitoring.alerting_payloads import alert, notification
 
 
 def drain(settings) -> None:
-    while research_once(settings, session_factory(settings.database_url)):
+    while research_once(settings, session_factory(settings.database.url)):
         pass
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from metamon.agents.monitor.rollout import degradation
 from metamon.agents.research.metrics import METRICS
-from metamon.agents.research.stats import two_proportion_p_value
 from metamon.monitoring.db.models import AppConfig, AuditLog, ImprovementImpact, Project
 from metamon.monitoring.settings import Settings
+from metamon.monitoring.statistics.failures import Counts
+from metamon.monitoring.statistics.significance import two_proportion_p_value
 from metamon.monitoring.workflow.configs import active_config
 from metamon.monitoring.workflow.proposals import InvalidTransition
 from metamon.monitoring.workflow.rollout import advance, rollback, serving_candidate, start_rollout
@@ -93,13 +94,15 @@ def test_a_better_candidate_goes_through_every_stage_and_its_impact_is_recorded(
     assert final.metric == "fact_accuracy"
     assert (final.before_value, final.after_value) == (pytest.approx(0.8), pytest.approx(0.95))
     # Against the control group: the 800 traces v1 served while the candidate served its 200.
-    assert final.p_value == pytest.approx(two_proportion_p_value(160, 800, 10, 200))
+    assert final.p_value == pytest.approx(two_proportion_p_value(Counts(800, 160), Counts(200, 10)))
     assert final.significant
     # 15 points fewer failures x $ per point per 1,000 requests x (2,000 requests this week x 30/7) / 1000
     requests = 2000 * 30 / 7
     assert final.details["delta_points"] == pytest.approx(15.0)
     assert final.details["requests_per_30_days"] == pytest.approx(requests)
-    assert final.roi_usd == pytest.approx(15.0 * settings.impact_value_per_point_usd * requests / 1000)
+    assert final.roi_usd == pytest.approx(
+        15.0 * settings.rollout.impact_value_per_point_usd * requests / 1000
+    )
     assert final.details["before"]["traces"] == 800 and final.details["after"]["traces"] == 200
 
     assert history(db, proposal.id) == [
@@ -151,7 +154,7 @@ def test_a_dip_within_the_tolerance_advances(db, settings):
 
 def test_nothing_moves_until_both_sides_have_enough_samples(db, settings):
     project_id, proposal, candidate = rolling(db, settings)
-    needed = settings.rollout_min_samples
+    needed = settings.rollout.min_samples
     # Much worse, but too few to tell: not rolled back either. Traces before the rollout do not count.
     add_traffic(db, project_id, start=NOW - HOUR, end=NOW, n=needed - 1, failures=needed // 2, version=2)
     add_traffic(db, project_id, start=NOW - 2 * HOUR, end=NOW - HOUR, n=500, failures=0, version=2)
@@ -237,7 +240,7 @@ def test_degradation_is_relative_and_oriented_by_the_metric():
 
 
 def test_rollout_stages_must_rise_to_100():
-    assert Settings(rollout_stages=[25, 100]).rollout_stages == [25, 100]
+    assert Settings(rollout_stages=[25, 100]).rollout.stages == [25, 100]
     for bad in ([10, 50], [50, 10, 100], [0, 100], []):
         with pytest.raises(ValidationError, match="rollout stages must rise"):
             Settings(rollout_stages=bad)

@@ -42,7 +42,7 @@ def test_a_url_or_module_in_the_request_is_422_and_changes_nothing(client, make_
     prompt_regression_now(database_url, "val-hostile")
     pid = new_proposal(client, headers)["id"]
     for target in (
-        f"{settings.elasticsearch_url}/_search",
+        f"{settings.search.url}/_search",
         "os:getcwd",
         "metamon.monitoring.demo.sample_app:answer",
         "../default",

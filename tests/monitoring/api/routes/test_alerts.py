@@ -133,7 +133,9 @@ def test_list_filter_acknowledge_resolve_and_stats(client, hook, make_key):
 
 def test_one_alert_by_id_as_the_list_shows_it_and_only_to_its_project(client, hook, make_key):
     headers = make_key("alerts-4", scopes=("read",))
-    client.post("/api/v1/alerts/webhook", json=notification(alert("fp-id1", project="alerts-4")), headers=hook)
+    client.post(
+        "/api/v1/alerts/webhook", json=notification(alert("fp-id1", project="alerts-4")), headers=hook
+    )
     listed = client.get("/api/v1/alerts?alertname=MetamonFactAccuracyLow", headers=headers).json()["items"]
     (mine,) = [a for a in listed if a["fingerprint"] == "fp-id1"]
     found = client.get(f"/api/v1/alerts/{mine['id']}", headers=headers)

@@ -20,19 +20,19 @@ V6 = {"prompt_version": "v6", "top_k": 4}
 def project(settings, make_key, scopes=("read", "review", "admin")) -> tuple[uuid.UUID, dict]:
     slug = f"configs-{uuid.uuid4().hex[:8]}"
     headers = make_key(slug, scopes=scopes)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         return session.scalar(select(Project.id).where(Project.slug == slug)), headers
 
 
 def seed(settings, project_id, *, v1: bool = True, **proposal_fields) -> str:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         if v1:
             active_v1(session, project_id)
         return str(approved_proposal(session, project_id, **proposal_fields).id)
 
 
 def actions(settings, entity_id) -> list[tuple[str, str]]:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         rows = session.scalars(
             select(AuditLog).where(AuditLog.entity_id == str(entity_id)).order_by(AuditLog.id)
         )
@@ -71,7 +71,7 @@ def test_a_rollout_serves_each_stage_then_becomes_the_active_config(client, sett
 
     # An hour of traffic since the candidate went out: it answers right 95% of the time, v1 80%.
     now = datetime.now(UTC)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         session.execute(
             update(AppConfig)
             .where(AppConfig.project_id == project_id, AppConfig.version == 2)
@@ -110,7 +110,7 @@ def test_a_rollout_serves_each_stage_then_becomes_the_active_config(client, sett
         pytest.approx(0.95),
         True,
     )
-    expected_roi = 15.0 * settings.impact_value_per_point_usd * (2000 * 30 / 7) / 1000
+    expected_roi = 15.0 * settings.rollout.impact_value_per_point_usd * (2000 * 30 / 7) / 1000
     assert final["roi_usd"] == pytest.approx(expected_roi)
     assert actions(settings, proposal_id) == [
         ("proposal.rolling_out", "alice"),

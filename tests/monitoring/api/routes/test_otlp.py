@@ -351,7 +351,7 @@ def test_a_database_down_answers_503_with_retry_after_fast(client, settings):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    down = make_url(settings.database_url).set(port=port).render_as_string(hide_password=False)
+    down = make_url(settings.database.url).set(port=port).render_as_string(hide_password=False)
     client.app.dependency_overrides[current_settings] = lambda: settings.model_copy(
         update={"database_url": down}
     )

@@ -21,7 +21,7 @@ def test_a_valid_key_names_its_project_and_scopes(client, database_url, settings
     assert resp.json() == {
         "project": "p-auth",
         "scopes": ["ingest", "read"],
-        "digest_email_to": settings.digest_email_to,
+        "digest_email_to": settings.notifications.digest_email_to,
         "digest_email_to_is_default": True,
     }
 
@@ -38,7 +38,10 @@ def test_an_admin_sets_who_receives_the_projects_digest(client, database_url, se
     assert resp.json()["digest_email_to"] == team
     assert resp.json()["digest_email_to_is_default"] is False
     with session_scope(database_url) as session:
-        assert session.scalar(select(Project.digest_email_to).where(Project.slug == "p-digest")) == team
+        assert (
+            session.scalar(select(Project.notifications.digest_email_to).where(Project.slug == "p-digest"))
+            == team
+        )
 
     # Not an address, one that would smuggle in another recipient, too many: 422, nothing written.
     for bad in (["not-an-address"], ["a@example.org, b@example.org"], ["Eve <eve@example.org>"]):
@@ -57,7 +60,7 @@ def test_an_admin_sets_who_receives_the_projects_digest(client, database_url, se
 
     # null: back to the server's default.
     resp = client.put(path, json={"email_to": None}, headers=as_admin)
-    assert resp.json()["digest_email_to"] == settings.digest_email_to
+    assert resp.json()["digest_email_to"] == settings.notifications.digest_email_to
     assert resp.json()["digest_email_to_is_default"] is True
 
 

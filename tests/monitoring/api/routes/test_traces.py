@@ -205,6 +205,8 @@ def test_one_trace_by_id_is_its_full_document_and_only_for_its_project(client, m
     assert "indexed_at" not in document
     stranger = make_key("traces-by-id-other", scopes=("read",))
     assert client.get(f"/api/v1/traces/{trace_id}", headers=stranger).status_code == 404
-    assert client.get("/api/v1/traces/00000000-0000-0000-0000-000000000000", headers=headers).status_code == 404
+    assert (
+        client.get("/api/v1/traces/00000000-0000-0000-0000-000000000000", headers=headers).status_code == 404
+    )
     ingest_only = make_key("traces-by-id", scopes=("ingest",))
     assert client.get(f"/api/v1/traces/{trace_id}", headers=ingest_only).status_code == 403

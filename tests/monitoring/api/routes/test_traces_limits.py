@@ -87,17 +87,17 @@ def test_bad_input_is_a_422_naming_the_field_then_a_clean_trace_goes_all_the_way
     client, make_key, settings, drain
 ):
     headers = make_key("limits")
-    before = rows(settings.database_url)
+    before = rows(settings.database.url)
     for body, field in BAD:
         response = post(client, headers, body)
         assert response.status_code == 422, (field, response.text)
         assert field in {p["field"] for p in response.json()["detail"]}, (field, response.json())
-        assert rows(settings.database_url) == before, field  # nothing half-written
+        assert rows(settings.database.url) == before, field  # nothing half-written
 
     assert post(client, headers, trace(id="clean", input="refund window question")).status_code == 200
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         pid = session.scalar(select(Project.id).where(Project.slug == "limits"))
-    assert evaluate(settings, session_factory(settings.database_url), project_id=pid).scored == 1
+    assert evaluate(settings, session_factory(settings.database.url), project_id=pid).scored == 1
     drain()
     found = client.get("/api/v1/search/traces", params={"q": "refund window"}, headers=headers).json()
     assert [i["external_id"] for i in found["items"]] == ["clean"]
@@ -116,6 +116,6 @@ def test_timestamps_in_range_are_normalised_to_utc(client, make_key, settings, s
     headers = make_key("limits-utc")
     response = post(client, headers, trace(id=f"utc-{sent}", timestamp=sent))
     assert response.status_code == 200, response.text
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database.url) as session:
         timestamp = session.scalar(select(Trace.timestamp).where(Trace.external_id == f"utc-{sent}"))
     assert timestamp == stored and timestamp.utcoffset() == timedelta(0)
