@@ -7,12 +7,12 @@ pending -> validating -> validated | failed_validation -> approved | rejected
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from metamon.agents.research.confidence import level
-from metamon.monitoring.db.models import ImprovementProposal
+from metamon.monitoring.db.models import ImprovementProposal, MonitoringAlert
 from metamon.monitoring.db.models.proposals import OPEN_PROPOSAL_STATUSES
 from metamon.monitoring.settings import Settings
 from metamon.monitoring.workflow.audit import record
@@ -125,7 +125,14 @@ def create_from_draft(
     adopted = None
     if existing is None and alert_id:
         unexplained = ImprovementProposal.root_cause_key == draft.unexplained_key
-        existing = adopted = _open(session, project_id, unexplained, ImprovementProposal.status == "pending")
+        # Only from an alert that stopped firing: two alerts firing at once (say, an accuracy alert and
+        # the anomaly alert on the same metric) keep their own proposals.
+        still_firing = exists().where(
+            MonitoringAlert.id == ImprovementProposal.alert_id, MonitoringAlert.status != "resolved"
+        )
+        existing = adopted = _open(
+            session, project_id, unexplained, ImprovementProposal.status == "pending", ~still_firing
+        )
     if existing is not None and existing.root_cause_key != values["root_cause_key"]:
         existing = _open(session, project_id, same_cause) or existing
     if existing is not None and existing is adopted:
