@@ -17,4 +17,4 @@ def checked_address(address: str) -> str:
 
 
 def digest_recipients(project: Project, settings: Settings) -> list[str]:
-    return list(project.notifications.digest_email_to or settings.notifications.digest_email_to)
+    return list(project.digest_email_to or settings.notifications.digest_email_to)

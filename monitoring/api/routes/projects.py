@@ -20,7 +20,7 @@ def _current(project: Project, scopes: list[str], settings: Settings) -> Current
         project=project.slug,
         scopes=scopes,
         digest_email_to=digest_recipients(project, settings),
-        digest_email_to_is_default=not project.notifications.digest_email_to,
+        digest_email_to_is_default=not project.digest_email_to,
     )
 
 
@@ -37,6 +37,6 @@ def set_digest_recipients(
 ) -> CurrentProject:
     """Send this project's daily digest to these addresses (an empty list or null: the server's default)."""
     project = session.get(Project, principal.project_id, with_for_update=True)
-    project.notifications.digest_email_to = list(dict.fromkeys(body.email_to)) if body.email_to else None
+    project.digest_email_to = list(dict.fromkeys(body.email_to)) if body.email_to else None
     session.flush()
     return _current(project, sorted(principal.scopes), settings)

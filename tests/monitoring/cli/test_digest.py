@@ -96,7 +96,7 @@ def test_send_mails_every_project_with_news_to_its_own_recipients(database_url, 
     make_key("cli-digest-news")
     with session_scope(database_url) as session:
         project = session.scalar(select(Project).where(Project.slug == "cli-digest-news"))
-        project.notifications.digest_email_to = ["news@example.org"]
+        project.digest_email_to = ["news@example.org"]
         session.add(
             MonitoringAlert(
                 project_id=project.id,

@@ -39,7 +39,7 @@ def test_an_admin_sets_who_receives_the_projects_digest(client, database_url, se
     assert resp.json()["digest_email_to_is_default"] is False
     with session_scope(database_url) as session:
         assert (
-            session.scalar(select(Project.notifications.digest_email_to).where(Project.slug == "p-digest"))
+            session.scalar(select(Project.digest_email_to).where(Project.slug == "p-digest"))
             == team
         )
 
