@@ -172,10 +172,23 @@ def run_panel(panel: dict, backends: Backends, time: TimeRange, variables: dict[
                 answer.notes.append(f"{target.get('refId', '?')}: only {what} answers this query")
         except (QueryError, ValueError) as exc:
             answer.notes.append(f"{target.get('refId', '?')}: {exc}")
-    if panel.get("transformations"):
-        kinds = ", ".join(t.get("id", "?") for t in panel["transformations"])
-        answer.notes.append(f"Grafana transformations not applied: {kinds}")
+    skipped = [t.get("id", "?") for t in panel.get("transformations", []) if not _transform(answer, t)]
+    if skipped:
+        answer.notes.append(f"Grafana transformations not applied: {', '.join(skipped)}")
     return answer
+
+
+def _transform(answer: Answer, transformation: dict) -> bool:
+    """Apply the one transformation the preview knows, Grafana's filterFieldsByName with a list of
+    names (the table keeps those columns, in its own order); False for any other."""
+    names = ((transformation.get("options") or {}).get("include") or {}).get("names")
+    if transformation.get("id") != "filterFieldsByName" or not names:
+        return False
+    for table in answer.tables:
+        keep = [i for i, column in enumerate(table.columns) if column in names]
+        table.columns = [table.columns[i] for i in keep]
+        table.rows = [[row[i] for i in keep] for row in table.rows]
+    return True
 
 
 def preview(

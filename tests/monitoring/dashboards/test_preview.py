@@ -22,6 +22,9 @@ from tests.populated import PROJECT
 
 # The seeded project's evaluators have not been compared with experts: this panel has no value yet.
 NO_DATA_YET = {("metamon-quality", "Agreement with experts")}
+# The populated project feeds these; the other dashboards' queries are checked for data, with their own
+# seeding (acknowledged alerts, audited proposals, several reviewers), in test_dashboards.py.
+MUST_HAVE_DATA = {"metamon-overview", "metamon-quality", "metamon-slo"}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,9 @@ def rendered_previews(settings, populated, client_module, key_module, es, drain_
 
 def _range_points(url: str) -> int:
     end = time.time()
-    params = {"query": "up", "start": (end - 300) // 15 * 15, "end": end, "step": 15}
+    # The exporter's own series of the project, not just `up`: the API's target may be scraped first.
+    query = f'metamon_requests_total{{project="{PROJECT}"}}'
+    params = {"query": query, "start": (end - 300) // 15 * 15, "end": end, "step": 15}
     result = httpx.get(f"{url}/api/v1/query_range", params=params, timeout=10).json()["data"]["result"]
     return sum(len(r["values"]) for r in result)
 
@@ -77,7 +82,7 @@ def test_every_dashboard_renders_to_a_png_and_every_panel_draws_what_its_queries
                 table = table_of(answer)
                 assert drawn["of"] == (len(table.rows) if table else 0), where
                 assert 0 < drawn["rows"] <= drawn["of"] or drawn["of"] == 0, where
-            if panel.type != "row" and not any(
+            if uid in MUST_HAVE_DATA and panel.type != "row" and not any(
                 drawn.get(k) for k in ("series", "values", "rows", "bars", "slices")
             ):
                 empty.add(where)
