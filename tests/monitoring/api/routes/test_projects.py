@@ -38,10 +38,7 @@ def test_an_admin_sets_who_receives_the_projects_digest(client, database_url, se
     assert resp.json()["digest_email_to"] == team
     assert resp.json()["digest_email_to_is_default"] is False
     with session_scope(database_url) as session:
-        assert (
-            session.scalar(select(Project.digest_email_to).where(Project.slug == "p-digest"))
-            == team
-        )
+        assert session.scalar(select(Project.digest_email_to).where(Project.slug == "p-digest")) == team
 
     # Not an address, one that would smuggle in another recipient, too many: 422, nothing written.
     for bad in (["not-an-address"], ["a@example.org, b@example.org"], ["Eve <eve@example.org>"]):
