@@ -285,7 +285,7 @@ def test_every_panel_type_draws_what_its_backend_answered(rendered_previews, set
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known flaky, see the closing note of stop 17: in a random test order other tests' apps share the populated project, so the narrowed table holds them too",  # noqa: E501
+    reason="known flaky, see the closing note of stop 17: in the full suite other tests' apps share the populated project, so the narrowed table holds them too",  # noqa: E501
 )
 def test_a_chosen_variable_value_narrows_every_panel_that_uses_it(rendered_previews, tmp_path):
     scraped, everything = rendered_previews
