@@ -4,7 +4,6 @@ the API lists them."""
 import random
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -26,10 +25,6 @@ from metamon.monitoring.keys import create_key
 PROJECT = "seed-week"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known flaky, see the closing note of stop 17: the stack's own unscoped alerts (index backlog) can join the seeded project's alert list",  # noqa: E501
-)
 def test_the_seeded_week_shows_in_every_list(settings):
     with session_scope(settings.database.url) as session:
         _, key = create_key(session, PROJECT, ["ingest", "read", "review", "admin"])
@@ -82,7 +77,10 @@ def test_the_seeded_week_shows_in_every_list(settings):
         assert all(0.85 <= r.fact_accuracy <= 0.98 for r in mine), [r.fact_accuracy for r in mine]
         assert all(0.90 <= r.guardrail_pass_rate <= 0.99 for r in mine), [r.guardrail_pass_rate for r in mine]
 
-    # 5-8 alerts of mixed severity, through the webhook, some still open, some resolved.
+    # 5-8 alerts of mixed severity, through the webhook, some still open, some resolved. Alerts about
+    # metamon itself (no project label), which other tests' stacks may have raised, are listed too.
+    assert all(a["labels"].get("project") in (PROJECT, None) for a in alerts)
+    alerts = [a for a in alerts if a["labels"].get("project") == PROJECT]
     assert 5 <= len(alerts) <= 8
     assert {"critical", "high", "medium"} <= {a["severity"] for a in alerts}
     assert {"firing", "acknowledged", "resolved"} <= {a["status"] for a in alerts}
