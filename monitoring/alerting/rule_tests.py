@@ -348,8 +348,10 @@ class _Cases:
     def slo(self) -> list[dict]:
         lv, for_, w, step = self.lv, self.p.for_, self.p.windows, self.step
         cases = []
-        # Errors: a quarter of support-bot's requests fail from the start; faq-bot never fails.
-        ratio = 0.25
+        # Errors: a quarter of support-bot's requests fail from the start; faq-bot never fails. Each step
+        # holds more than the minimum of requests, so the guard holds from the first rate on.
+        ratio, per_step = 0.25, 2 * lv.min_window_requests
+        assert per_step * (1 - ratio) == int(per_step * (1 - ratio))
         assert ratio > lv.error_ratio
         fire = step + seconds(for_.error_ratio_spike)  # a rate needs two samples
         n = self._steps(fire)
@@ -361,12 +363,14 @@ class _Cases:
                 step,
                 [
                     _series(
-                        "metamon_requests_total", {**APP, "model": "gpt-4o", "status": "ok"}, _counter(3, n)
+                        "metamon_requests_total",
+                        {**APP, "model": "gpt-4o", "status": "ok"},
+                        _counter(per_step * (1 - ratio), n),
                     ),
                     _series(
                         "metamon_requests_total",
                         {**APP, "model": "gpt-4o", "status": "error"},
-                        _counter(1, n),
+                        _counter(per_step * ratio, n),
                     ),
                     _series(
                         "metamon_requests_total",
@@ -388,10 +392,34 @@ class _Cases:
                 alert_rule_test=self._fires(rule, fire, APP, ratio),
             )
         )
+        cases.append(self._thin_window("MetamonErrorRatioSpike", w.error_ratio, for_.error_ratio_spike))
         cases += self._burn([sla_violations_ratio_record(x) for x in w.burn_windows])
+        critical = w.latency_burn.critical
+        cases.append(self._thin_window("MetamonLatencyBudgetBurn", critical.long, critical.for_))
         cases.append(self._cost(llm_cost_record(w.llm_cost)))
         cases.append(self._backfill())
         return cases
+
+    def _thin_window(self, name: str, window: str, for_: str) -> dict:
+        """Half of the requests fail, and are slow, but the window holds half the minimum: no page."""
+        step, minimum = self.step, self.lv.min_window_requests
+        per_step = minimum / 2 / (seconds(window) / step)
+        until = step + seconds(for_) + 10 * step
+        n = self._steps(until)
+        return self._case(
+            f"{name}: half of {minimum // 2} requests per {window} fail and are slow, too few to page",
+            step,
+            [
+                _series(
+                    "metamon_requests_total",
+                    {**APP, "model": "gpt-4o", "status": s},
+                    _counter(per_step / 2, n),
+                )
+                for s in ("ok", "error")
+            ]
+            + [_series("metamon_sla_violations_total", APP, _counter(per_step / 2, n))],
+            alert_rule_test=self._checks(name, [], until=until),
+        )
 
     def _burn(self, records: list[str]) -> list[dict]:
         slo, step, w = self.t.slo.latency, self.step, self.p.windows

@@ -150,6 +150,13 @@ class _Alerts:
             f"min by (project, app) ({WINDOW_TRACES}{{{APP_WIDE}}}) >= {self.levels.min_window_traces}"
         )
 
+    def _enough_requests(self, expr: str, window: str) -> str:
+        # A ratio of a handful of requests is noise: one failure in two requests is no 50% to page on.
+        return (
+            f"{expr}\nand on (project, app)\n"
+            f"{BY_SCOPE} (increase(metamon_requests_total[{window}])) >= {self.levels.min_window_requests}"
+        )
+
     def _quality(self, name, expr, for_, severity, summary, description, metric) -> dict:
         """A quality gauge alert: guarded by the window's trace count, kept firing over scrape blips."""
         return self._alert(
@@ -252,9 +259,12 @@ class _Alerts:
             rules.append(
                 self._alert(
                     "MetamonLatencyBudgetBurn",
-                    f"{sla_violations_ratio_record(burn.long)} > {over}\n"
-                    f"and\n"
-                    f"{sla_violations_ratio_record(burn.short)} > {over}",
+                    self._enough_requests(
+                        f"{sla_violations_ratio_record(burn.long)} > {over}\n"
+                        f"and\n"
+                        f"{sla_violations_ratio_record(burn.short)} > {over}",
+                        burn.long,
+                    ),
                     burn.for_,
                     severity,
                     "slo",
@@ -271,7 +281,10 @@ class _Alerts:
         rules.append(
             self._alert(
                 "MetamonErrorRatioSpike",
-                f"{errors_ratio_record(windows.error_ratio)} > {_num(lv.error_ratio)}",
+                self._enough_requests(
+                    f"{errors_ratio_record(windows.error_ratio)} > {_num(lv.error_ratio)}",
+                    windows.error_ratio,
+                ),
                 for_.error_ratio_spike,
                 "critical",
                 "slo",

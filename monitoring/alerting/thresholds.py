@@ -48,6 +48,7 @@ class Levels(_Strict):
     review_backlog_traces: int = Field(gt=0)
     anomaly_score: float = Field(gt=0)
     min_window_traces: int = Field(gt=0)
+    min_window_requests: int = Field(gt=0)
 
 
 class BurnRates(_Strict):
