@@ -44,4 +44,4 @@ def check_in(column: str, values: tuple[str, ...]) -> str:
 def among(column, ids: list[uuid.UUID]):
     """`column = ANY(:ids)` with one array parameter: an IN list of thousands of ids costs more to
     render and parse than the query costs to run."""
-    return column == any_(bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True))))
+    return column == any_(bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)), unique=True))
