@@ -31,14 +31,10 @@ def canary(session, project_id, now, **versions: tuple[int, int]) -> None:
         )
 
 
-def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_grows(
-    client, make_key, settings, database_url
-):
-    headers = make_key("revise-canary", scopes=("read", "admin"))
-    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
-    now = datetime.now(UTC)
+def thin_canary(database_url: str, slug: str, now: datetime):
+    """A week of v2 failing 5%, then a 30% canary of v3 with 20 traces so far; the project's id."""
     with session_scope(database_url) as session:
-        project_id = session.scalar(select(Project.id).where(Project.slug == "revise-canary"))
+        project_id = session.scalar(select(Project.id).where(Project.slug == slug))
         add_traces(
             session,
             project_id,
@@ -48,8 +44,17 @@ def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_gr
             failures=35,
             prompt_version="v2",
         )
-        # A 30% canary of v3, 20 traces so far.
         canary(session, project_id, now, v2=(14, 1), v3=(6, 4))
+    return project_id
+
+
+def test_a_proposal_made_on_thin_data_is_provisional_then_revised_as_evidence_grows(
+    client, make_key, settings, database_url
+):
+    headers = make_key("revise-canary", scopes=("read", "admin"))
+    hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
+    now = datetime.now(UTC)
+    project_id = thin_canary(database_url, "revise-canary", now)
     fired = alert(
         "revise-canary-1", starts=now - timedelta(minutes=5), project="revise-canary", app="support-bot"
     )
@@ -109,18 +114,7 @@ def test_an_alert_that_re_fires_revises_the_abstention_left_by_its_first_firing(
     headers = make_key("refire-canary", scopes=("read", "admin"))
     hook = {"Authorization": f"Bearer {settings.webhook_token()}"}
     now = datetime.now(UTC)
-    with session_scope(database_url) as session:
-        project_id = session.scalar(select(Project.id).where(Project.slug == "refire-canary"))
-        add_traces(
-            session,
-            project_id,
-            start=now - timedelta(days=7),
-            end=now - timedelta(hours=1),
-            n=700,
-            failures=35,
-            prompt_version="v2",
-        )
-        canary(session, project_id, now, v2=(14, 1), v3=(6, 4))
+    project_id = thin_canary(database_url, "refire-canary", now)
     labels = {"project": "refire-canary", "app": "support-bot"}
     first_firing = now - timedelta(minutes=5)
     fired = alert("refire-1", starts=first_firing, **labels)
