@@ -15,6 +15,7 @@ from metamon.monitoring.search.client import get_es
 from metamon.monitoring.search.indices import ensure_indices
 from metamon.monitoring.search.queries import (
     Cursor,
+    EvaluationFilter,
     InvalidQuery,
     TraceFilters,
     aggregations_body,
@@ -139,11 +140,7 @@ def search_evaluations(
     settings: Settings,
     project_id: uuid.UUID,
     filters: TraceFilters,
-    evaluator: str | None,
-    passed: bool | None,
-    score_min: float | None,
-    score_max: float | None,
-    q: str | None,
+    evaluations: EvaluationFilter,
     size: int,
     cursor: str | None,
 ) -> Hits:
@@ -151,11 +148,7 @@ def search_evaluations(
     body = search_evaluations_body(
         project_id,
         filters,
-        evaluator,
-        passed,
-        score_min,
-        score_max,
-        q,
+        evaluations,
         size,
         decode_cursor(cursor) if cursor else None,
         settings.search.exact_total_up_to,

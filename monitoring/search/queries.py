@@ -216,29 +216,38 @@ def search_traces_body(
     return body
 
 
+@dataclass(frozen=True)
+class EvaluationFilter:
+    """Which evaluations of a trace match: by evaluator, verdict, score and free text in the reason."""
+
+    evaluator: str | None = None
+    passed: bool | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    q: str | None = None
+
+
 def search_evaluations_body(
     project_id: uuid.UUID,
     filters: TraceFilters,
-    evaluator: str | None,
-    passed: bool | None,
-    score_min: float | None,
-    score_max: float | None,
-    q: str | None,
+    evaluations: EvaluationFilter,
     size: int,
     cursor: Cursor | None,
     track_total: int | bool = True,
 ) -> dict:
-    if evaluator and not EVALUATOR_NAME.match(evaluator):
-        raise InvalidQuery(f"evaluator {evaluator!r} is not a valid evaluator name")
+    e = evaluations
+    if e.evaluator and not EVALUATOR_NAME.match(e.evaluator):
+        raise InvalidQuery(f"evaluator {e.evaluator!r} is not a valid evaluator name")
     nested: list[dict] = []
-    if evaluator:
-        nested.append({"term": {"evaluations.evaluator": evaluator}})
-    if passed is not None:
-        nested.append({"term": {"evaluations.passed": passed}})
-    bounds = {k: v for k, v in (("gte", score_min), ("lte", score_max)) if v is not None}
+    if e.evaluator:
+        nested.append({"term": {"evaluations.evaluator": e.evaluator}})
+    if e.passed is not None:
+        nested.append({"term": {"evaluations.passed": e.passed}})
+    bounds = {k: v for k, v in (("gte", e.score_min), ("lte", e.score_max)) if v is not None}
     if bounds:
         nested.append({"range": {"evaluations.score": bounds}})
-    inner = {"bool": {"filter": nested, **({"must": [text_query(q, ["evaluations.reason"])]} if q else {})}}
+    text = {"must": [text_query(e.q, ["evaluations.reason"])]} if e.q else {}
+    inner = {"bool": {"filter": nested, **text}}
     body: dict = {
         "query": {
             "bool": {

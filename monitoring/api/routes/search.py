@@ -11,7 +11,7 @@ from metamon.monitoring.api.deps import Principal, SettingsDep, require_scope
 from metamon.monitoring.api.schemas.search import Aggregations, Page
 from metamon.monitoring.search import execution
 from metamon.monitoring.search.execution import RETRY_AFTER_SECONDS, SearchUnavailable
-from metamon.monitoring.search.queries import InvalidQuery, ScoreRange, TraceFilters
+from metamon.monitoring.search.queries import EvaluationFilter, InvalidQuery, ScoreRange, TraceFilters
 
 router = APIRouter(prefix="/search", tags=["search"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -104,7 +104,12 @@ def search_evaluations(
     """Traces whose evaluator scores match, each with the matching evaluations."""
     hits = _answer(
         lambda: execution.search_evaluations(
-            settings, principal.project_id, filters, evaluator, passed, score_min, score_max, q, size, cursor
+            settings,
+            principal.project_id,
+            filters,
+            EvaluationFilter(evaluator, passed, score_min, score_max, q),
+            size,
+            cursor,
         )
     )
     return Page.model_validate(hits)
